@@ -1,0 +1,205 @@
+"""Events: what the server tells a client, as small typed values.
+
+Each event is a frozen dataclass named for what happened; its `KIND` is the word that
+starts its line on the wire (see `protocol.wire` for the encoding, `protocol.render` for
+the form shown to people). Events check themselves when they are built, so an event that
+exists can always be encoded as exactly one line.
+
+Field rules:
+- every field but the last is a word: not empty, no whitespace;
+- the last field of the events that carry free text (TEXT, REASON, a ping TOKEN) is the
+  rest of the line: it may hold spaces or be empty, but never a line break.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+PROTOCOL_VERSION = "1"
+
+
+class ErrorCode:
+    """The codes an `Error` event may carry."""
+
+    BAD_NICK = "BAD_NICK"
+    NICK_IN_USE = "NICK_IN_USE"
+    NO_SUCH_NICK = "NO_SUCH_NICK"
+    NOT_JOINED = "NOT_JOINED"
+    UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
+    BAD_ARGS = "BAD_ARGS"
+    LINE_TOO_LONG = "LINE_TOO_LONG"
+    BAD_ENCODING = "BAD_ENCODING"
+    SERVER_FULL = "SERVER_FULL"
+
+
+class PartReason:
+    """The reasons the server itself gives when someone leaves the room."""
+
+    QUIT = "quit"
+    TOO_SLOW = "too slow"
+    CONNECTION_LOST = "connection lost"
+    SERVER_SHUTTING_DOWN = "server shutting down"
+    SERVER_FULL = "server full"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of all events. `ENDS_WITH_TEXT` marks a last field that is the rest of the line."""
+
+    KIND: ClassVar[str] = ""
+    ENDS_WITH_TEXT: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        values = [getattr(self, field.name) for field in fields(self)]
+        words = values[:-1] if self.ENDS_WITH_TEXT else values
+        for word in words:
+            if isinstance(word, str) and not _is_word(word):
+                raise ValueError(f"{self.KIND}: {word!r} must be one word with no spaces")
+        if self.ENDS_WITH_TEXT and ("\n" in values[-1] or "\r" in values[-1]):
+            raise ValueError(f"{self.KIND}: text must not contain a line break")
+
+
+@dataclass(frozen=True, slots=True)
+class Hello(Event):
+    """Reply to `/hello`: this connection now gets machine events."""
+
+    server: str
+    version: str = PROTOCOL_VERSION
+    KIND: ClassVar[str] = "HELLO"
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Event):
+    """You joined the room as `nick`."""
+
+    nick: str
+    KIND: ClassVar[str] = "WELCOME"
+
+
+@dataclass(frozen=True, slots=True)
+class Users(Event):
+    """The people in the room, in the order they joined."""
+
+    nicks: tuple[str, ...]
+    KIND: ClassVar[str] = "USERS"
+
+    def __post_init__(self) -> None:
+        for nick in self.nicks:
+            if not _is_word(nick):
+                raise ValueError(f"USERS: {nick!r} must be one word with no spaces")
+
+
+@dataclass(frozen=True, slots=True)
+class Join(Event):
+    """Room event: `nick` joined."""
+
+    nick: str
+    KIND: ClassVar[str] = "JOIN"
+
+
+@dataclass(frozen=True, slots=True)
+class Part(Event):
+    """Room event: `nick` left, for `reason`."""
+
+    nick: str
+    reason: str
+    KIND: ClassVar[str] = "PART"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class NickChange(Event):
+    """Room event: `old` is now called `new`."""
+
+    old: str
+    new: str
+    KIND: ClassVar[str] = "NICK"
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Event):
+    """Room event: `nick` said `text`."""
+
+    nick: str
+    text: str
+    KIND: ClassVar[str] = "MSG"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Action(Event):
+    """Room event: `nick` did `text` (`/me waves`)."""
+
+    nick: str
+    text: str
+    KIND: ClassVar[str] = "ACTION"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateMessage(Event):
+    """`sender` said `text` to `recipient` alone; both of them receive it."""
+
+    sender: str
+    recipient: str
+    text: str
+    KIND: ClassVar[str] = "PRIVMSG"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Info(Event):
+    """A notice from the server: the greeting, help lines."""
+
+    text: str
+    KIND: ClassVar[str] = "INFO"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(Event):
+    """Reply to `/ping TOKEN`, carrying the token back."""
+
+    token: str
+    KIND: ClassVar[str] = "PONG"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Event):
+    """Your last line could not be done: `code` (see `ErrorCode`) says why, `text` explains."""
+
+    code: str
+    text: str
+    KIND: ClassVar[str] = "ERROR"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Bye(Event):
+    """The server is closing this connection; nothing follows."""
+
+    reason: str
+    KIND: ClassVar[str] = "BYE"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """A line whose first word names no event this version knows. Clients ignore it."""
+
+    line: str
+
+
+ROOM_EVENTS = (Join, Part, NickChange, Message, Action)
+"""The events that every member of the room receives, in one order."""
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    Hello, Welcome, Users, Join, Part, NickChange, Message, Action,
+    PrivateMessage, Info, Pong, Error, Bye,
+)
+
+
+def _is_word(value: str) -> bool:
+    return bool(value) and not any(char.isspace() for char in value)

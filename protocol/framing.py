@@ -1,0 +1,152 @@
+"""Framing: turning a stream of bytes into lines of text.
+
+Sans-IO: feed it whatever bytes arrived, in pieces of any size, and it hands back what
+those bytes completed. It never touches a socket and never looks at a clock.
+
+Rules it keeps (see docs/protocol.md, "Framing"):
+
+- A line ends in LF. A CR right before the LF is dropped. Empty lines are ignored.
+- A line longer than the limit before its LF (a CR counts) is reported once, as soon as
+  the limit is passed, and everything up to the next LF is thrown away. The framer never
+  holds more than the limit of any line, however much arrives without an LF.
+- A line that is not valid UTF-8 is reported, not decoded.
+- Telnet negotiation (IAC sequences) is removed before anything else sees the bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+MAX_LINE_BYTES = 2048
+"""The longest line a client may send, in bytes before its LF."""
+
+_IAC = 0xFF  # telnet: "interpret as command"
+_SB = 0xFA  # telnet: subnegotiation begins
+_SE = 0xF0  # telnet: subnegotiation ends
+_WILL_WONT_DO_DONT = range(0xFB, 0xFF)  # telnet: option negotiation, one option byte follows
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A complete, decoded line, without its line ending."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineTooLong:
+    """A line passed the limit; it is being discarded up to its LF."""
+
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class BadEncoding:
+    """A complete line that was not valid UTF-8; it was discarded."""
+
+
+Framed = Line | LineTooLong | BadEncoding
+"""What the framer hands back: a line, or the reason a line was thrown away."""
+
+
+class LineFramer:
+    """Splits a byte stream into `Line`s, with a hard cap on a line's length."""
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+        self._partial = bytearray()  # the start of a line whose LF has not arrived
+        self._discarding = False  # inside an overlong line, dropping bytes up to its LF
+        self._telnet = TelnetFilter()
+
+    @property
+    def buffered(self) -> int:
+        """How many bytes of an unfinished line the framer holds (never above the limit)."""
+        return len(self._partial)
+
+    def feed(self, data: bytes) -> list[Framed]:
+        """Take the bytes that arrived; return what they completed, in order."""
+        results: list[Framed] = []
+        *complete, unfinished = self._telnet.remove_negotiation(data).split(b"\n")
+        for piece in complete:
+            self._finish_line(piece, results)
+        self._hold(unfinished, results)
+        return results
+
+    def _finish_line(self, piece: bytes, results: list[Framed]) -> None:
+        if self._discarding:  # the LF that ends an overlong line: back to normal
+            self._discarding = False
+            return
+        if self._partial:
+            piece = bytes(self._partial) + piece
+            self._partial.clear()
+        if len(piece) > self.max_line_bytes:
+            results.append(LineTooLong(self.max_line_bytes))
+            return
+        if piece.endswith(b"\r"):
+            piece = piece[:-1]
+        if not piece:
+            return
+        try:
+            results.append(Line(piece.decode("utf-8")))
+        except UnicodeDecodeError:
+            results.append(BadEncoding())
+
+    def _hold(self, unfinished: bytes, results: list[Framed]) -> None:
+        if self._discarding or not unfinished:
+            return
+        if len(self._partial) + len(unfinished) > self.max_line_bytes:
+            # Report as soon as the limit is passed, not when the LF finally comes.
+            results.append(LineTooLong(self.max_line_bytes))
+            self._partial.clear()
+            self._discarding = True
+            return
+        self._partial += unfinished
+
+
+_State = Callable[[int, bytearray], "_State"]  # type: ignore[misc]  # recursive alias
+
+
+class TelnetFilter:
+    """Removes telnet IAC sequences from a byte stream, across any split of it.
+
+    Telnet clients open with option negotiation (IAC DO/WILL ...) and may send
+    subnegotiations (IAC SB ... IAC SE). None of it is chat text, so all of it goes.
+    A lone 0xFF can never be part of UTF-8 text, so treating it as IAC loses nothing.
+    """
+
+    def __init__(self) -> None:
+        self._state: _State = self._data
+
+    def remove_negotiation(self, data: bytes) -> bytes:
+        """Return `data` without the telnet sequences in it."""
+        if self._state == self._data and _IAC not in data:
+            return data  # the common case: plain text, nothing to look at
+        kept = bytearray()
+        for byte in data:
+            self._state = self._state(byte, kept)
+        return bytes(kept)
+
+    # Each state takes one byte and returns the next state.
+
+    def _data(self, byte: int, kept: bytearray) -> _State:
+        if byte == _IAC:
+            return self._command
+        kept.append(byte)
+        return self._data
+
+    def _command(self, byte: int, kept: bytearray) -> _State:
+        if byte in _WILL_WONT_DO_DONT:
+            return self._option
+        if byte == _SB:
+            return self._subnegotiation
+        return self._data  # a two-byte command (or IAC IAC): dropped whole
+
+    def _option(self, byte: int, kept: bytearray) -> _State:
+        return self._data
+
+    def _subnegotiation(self, byte: int, kept: bytearray) -> _State:
+        return self._subnegotiation_iac if byte == _IAC else self._subnegotiation
+
+    def _subnegotiation_iac(self, byte: int, kept: bytearray) -> _State:
+        return self._data if byte == _SE else self._subnegotiation

@@ -1,0 +1,46 @@
+"""Nicknames: what makes a valid one, and when two of them are the same.
+
+A nickname is 1-16 characters, each a Unicode letter or combining mark, a decimal digit,
+`_` or `-` (so `张三` and `José` are fine). It may not start with a combining mark, which
+would have nothing to combine with.
+
+Two nicknames are the same when they differ only by case or by Unicode compatibility form
+(`Bob`, `BOB` and the full-width `ｂｏｂ` are one person): `nick_key` gives the form that is
+compared.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+MAX_NICK_LENGTH = 16
+_PUNCTUATION_ALLOWED = frozenset("_-")
+
+
+def nick_problem(name: str) -> str | None:
+    """Say what is wrong with `name` as a nickname, or return None if it is valid."""
+    if not name:
+        return "a nickname needs at least one character"
+    if len(name) > MAX_NICK_LENGTH:
+        return f"a nickname has at most {MAX_NICK_LENGTH} characters"
+    if unicodedata.category(name[0]).startswith("M"):
+        return "a nickname cannot start with a combining mark"
+    for char in name:
+        if not _allowed_in_nick(char):
+            return f"{char!r} is not allowed: use letters, digits, '_' and '-'"
+    return None
+
+
+def is_valid_nick(name: str) -> bool:
+    """True if `name` can be used as a nickname."""
+    return nick_problem(name) is None
+
+
+def nick_key(name: str) -> str:
+    """The form in which nicknames are compared: NFKC, then casefolded."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def _allowed_in_nick(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in "LM" or category == "Nd" or char in _PUNCTUATION_ALLOWED

@@ -1,0 +1,57 @@
+"""The machine encoding of events: one event, one LF-terminated UTF-8 line.
+
+`encode_event` and `decode_event` are exact inverses for every valid event. The layout
+is read off each event class: its `KIND`, then its fields in order, separated by one
+space; when the class `ENDS_WITH_TEXT`, the last field is the rest of the line.
+`USERS` is the one list: any number of nicknames after the kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from protocol.events import EVENT_TYPES, Event, UnknownEvent, Users
+
+_TYPE_BY_KIND: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
+_FIELD_COUNT: dict[type[Event], int] = {cls: len(fields(cls)) for cls in EVENT_TYPES}
+
+
+class MalformedEvent(ValueError):
+    """A line named a known event but its fields did not fit it (the sender's fault)."""
+
+
+def encode_event(event: Event) -> bytes:
+    """The wire form of `event`, LF included."""
+    return (event_line(event) + "\n").encode("utf-8")
+
+
+def event_line(event: Event) -> str:
+    """The wire form of `event` as text, without the LF."""
+    if isinstance(event, Users):
+        return " ".join((Users.KIND, *event.nicks))
+    values = [getattr(event, field.name) for field in fields(event)]
+    return " ".join((event.KIND, *values))
+
+
+def decode_event(line: str) -> Event | UnknownEvent:
+    """Turn one line (without its line ending) back into an event.
+
+    A line whose kind this version does not know becomes `UnknownEvent`; a known kind with
+    fields that do not fit raises `MalformedEvent`.
+    """
+    kind, _, rest = line.partition(" ")
+    cls = _TYPE_BY_KIND.get(kind)
+    if cls is None:
+        return UnknownEvent(line)
+    if cls is Users:
+        return Users(tuple(rest.split()))
+    count = _FIELD_COUNT[cls]
+    values = rest.split(" ", count - 1) if count > 1 else [rest]
+    if cls.ENDS_WITH_TEXT and len(values) == count - 1:
+        values.append("")  # an empty last field may come without its separating space
+    if len(values) != count:
+        raise MalformedEvent(f"{kind} takes {count} fields: {line!r}")
+    try:
+        return cls(*values)
+    except ValueError as error:
+        raise MalformedEvent(str(error)) from None
