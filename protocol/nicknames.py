@@ -37,8 +37,17 @@ def is_valid_nick(name: str) -> bool:
 
 
 def nick_key(name: str) -> str:
-    """The form in which nicknames are compared: NFKC, then casefolded."""
-    return unicodedata.normalize("NFKC", name).casefold()
+    """The form in which nicknames are compared: Unicode's compatibility caseless match.
+
+    That is NFKD(casefold(NFKD(casefold(NFD(name))))) (Unicode D146), put in NFKC for a
+    compact key. The plain NFKC-then-casefold misses names in some scripts: casefolding
+    can leave one form decomposed where the other stays composed (`ΐ` against its capital
+    `Ϊ́`), and an early NFKC moves the Greek iota subscript (U+0345) past another accent
+    (`ᾷ` against `ᾼ͂`), so a name and its own upper case would count as two people.
+    """
+    folded = unicodedata.normalize("NFD", name).casefold()
+    folded = unicodedata.normalize("NFKD", folded).casefold()
+    return unicodedata.normalize("NFKC", folded)
 
 
 def _allowed_in_nick(char: str) -> bool:
