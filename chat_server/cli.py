@@ -1,0 +1,124 @@
+"""The `chat-server` command line (also `python -m chat_server`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+
+from chat_server.addresses import lan_addresses
+from chat_server.flood import FloodPolicy
+from chat_server.server import ChatServer, ServerConfig
+from protocol import DEFAULT_PORT
+
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with the options and defaults of the protocol document."""
+    parser = argparse.ArgumentParser(
+        prog="chat-server",
+        description="A LAN chat room on a generator-based task scheduler. "
+                    "Join with chat-client, nc or telnet.",
+    )
+    parser.add_argument("--host", default="0.0.0.0",
+                        help="address to listen on (default: 0.0.0.0, every interface)")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                        help=f"TCP port (default: {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument("--name", type=_server_name, default=_default_name(),
+                        help="the room's name, shown to people who join "
+                             "(default: this machine's host name)")
+    parser.add_argument("--max-clients", type=_positive_int, default=1000, metavar="N",
+                        help="connections served at once (default: 1000)")
+    parser.add_argument("--outbox-limit", type=_positive_int, default=1 << 20,
+                        metavar="BYTES",
+                        help="queued output per client before it is cut off as too slow "
+                             "(default: 1048576, 1 MiB)")
+    parser.add_argument("--flood", type=_flood, default=FloodPolicy(10, 5.0),
+                        metavar="BURST/RATE|off",
+                        help="a burst of BURST lines, then RATE lines a second; "
+                             "off to disable (default: 10/5)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the server until SIGINT or SIGTERM; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    _allow_many_connections()
+    config = ServerConfig(host=args.host, port=args.port, name=args.name,
+                          max_clients=args.max_clients, outbox_limit=args.outbox_limit,
+                          flood=args.flood)
+    try:
+        server = ChatServer(config)
+    except OSError as error:
+        print(f"chat-server: cannot listen on {args.host}:{args.port}: {error.strerror}",
+              file=sys.stderr)
+        return 1
+    _announce(server, args.host)
+    server.serve()
+    print("server stopped", flush=True)
+    return 0
+
+
+def _announce(server: ChatServer, requested_host: str) -> None:
+    host, port = server.address
+    lines = [f"chat-server: room {server.config.name!r} listening on {host}:{port}"]
+    if requested_host in ALL_INTERFACES:
+        addresses = lan_addresses()
+        if addresses:
+            lines.append("People on your network can join with:")
+        for address in addresses:
+            target = address if port == DEFAULT_PORT else f"{address}:{port}"
+            lines.append(f"    chat-client {target}")
+            lines.append(f"    nc {address} {port}")
+    # Tests and scripts wait for this line, so it is flushed whatever the buffering.
+    print("\n".join(lines), flush=True)
+
+
+def _allow_many_connections() -> None:
+    """Raise the open-file limit to its maximum: every client is a file descriptor."""
+    try:
+        import resource
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def _default_name() -> str:
+    return _server_name(socket.gethostname() or "chat")
+
+
+def _server_name(text: str) -> str:
+    name = "-".join(text.split())
+    if not name:
+        raise argparse.ArgumentTypeError("the name cannot be empty")
+    return name
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return port
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _flood(text: str) -> FloodPolicy | None:
+    try:
+        return FloodPolicy.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None

@@ -1,0 +1,61 @@
+"""The outbox: bytes queued for one client, waiting for its writer to send them.
+
+Whoever queues bytes (the broadcaster) never waits: `put` appends to a deque and wakes
+the writer if it was idle. The writer takes everything queued at once and sends it with
+as few `send` calls as the kernel allows. Queued bytes count until they are sent, so
+`size` is what this client owes us; past `limit` the client is too slow to keep.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from chat_server.scheduler import Parking
+
+
+class Outbox:
+    """A byte queue with a limit, and a parking spot for the writer that drains it."""
+
+    __slots__ = ("limit", "size", "has_data", "_chunks", "_sealed")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0  # bytes queued or taken but not yet sent
+        self.has_data = Parking()  # the writer parks here while the outbox is empty
+        self._chunks: deque[bytes] = deque()
+        self._sealed = False
+
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
+    @property
+    def over_limit(self) -> bool:
+        """True once more than `limit` bytes are owed."""
+        return self.size > self.limit
+
+    def put(self, data: bytes) -> None:
+        """Queue `data` for sending (ignored once the outbox is sealed)."""
+        if self._sealed:
+            return
+        self._chunks.append(data)
+        self.size += len(data)
+        if self.has_data:
+            self.has_data.wake_all()
+
+    def take(self) -> bytes:
+        """Everything queued, as one bytes object; it still counts in `size` until `sent`."""
+        chunks = self._chunks
+        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        return data
+
+    def sent(self, count: int) -> None:
+        """`count` bytes taken earlier have reached the kernel."""
+        self.size -= count
+
+    def replace_with(self, last_words: bytes) -> None:
+        """Drop everything still queued, queue `last_words`, and accept nothing more."""
+        self._chunks.clear()
+        self.size = 0
+        self.put(last_words)
+        self._sealed = True

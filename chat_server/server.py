@@ -1,0 +1,190 @@
+"""The chat server: a listening socket, a room, and the tasks that connect them.
+
+`ChatServer` wires the pieces together and owns each connection's life: it opens a
+session (a reader and a writer task) for each accepted socket, turns away connections when
+full, closes sessions when their writer ends, and shuts everything down on a signal.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from chat_server.audience import Audience
+from chat_server.flood import FloodPolicy
+from chat_server.room import Room
+from chat_server.scheduler import Scheduler, Task
+from chat_server.session import Session
+from chat_server.tasks import (
+    accept_connections, broadcaster, cancel_after, client_reader, client_writer,
+    watch_signals,
+)
+from chat_server.traps import TaskGenerator, sleep
+from protocol import Bye, Error, ErrorCode, PartReason, encode_event
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server can be told on its command line."""
+
+    host: str = "0.0.0.0"
+    port: int = 7777
+    name: str = "chat"
+    max_clients: int = 1000
+    outbox_limit: int = 1 << 20
+    flood: FloodPolicy | None = FloodPolicy(burst=10, rate=5.0)
+    close_grace: float = 2.0  # how long a closing connection may take to flush and close
+    backlog: int = 1024
+
+
+class ChatServer:
+    """A chat room served by one scheduler in one thread."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.scheduler = Scheduler()
+        self.room = Room(config.name)
+        self.audience = Audience(self.room)
+        self.sessions: set[Session] = set()
+        self.listener = _listen(config.host, config.port, config.backlog)
+        self.shutting_down = False
+        self._acceptor: Task | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port the server really listens on."""
+        host, port = self.listener.getsockname()[:2]
+        return host, port
+
+    def serve(self) -> None:
+        """Run until shut down by SIGINT or SIGTERM (or `begin_shutdown`)."""
+        spawn = self.scheduler.spawn
+        self._acceptor = spawn(accept_connections(self.listener, self.open_session))
+        spawn(broadcaster(self.room, self.audience))
+        with _signals_as_bytes() as wakeup:
+            spawn(watch_signals(wakeup, self._on_signal))
+            self.scheduler.run()
+
+    # Connections
+
+    def open_session(self, sock: socket.socket, address: str) -> None:
+        """Start serving a newly accepted connection (or turn it away when full)."""
+        sock.setblocking(False)
+        if len(self.sessions) >= self.config.max_clients or self.shutting_down:
+            self._turn_away(sock)
+            return
+        session = Session(
+            sock, address, outbox_limit=self.config.outbox_limit, flood=self.config.flood,
+            now=self.scheduler.clock(), on_hang_up=self._start_close_deadline,
+        )
+        self.sessions.add(session)
+        spawn = self.scheduler.spawn
+        session.reader = spawn(client_reader(self.room, session, self.scheduler.clock),
+                               name=f"reader {address}")
+        session.writer = spawn(client_writer(self.room, session, self.close_session),
+                               name=f"writer {address}")
+        self.room.greet(session)
+
+    def close_session(self, session: Session) -> None:
+        """Forget a session whose writer has ended, and close its socket."""
+        if session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        self.room.leave(session, PartReason.CONNECTION_LOST)  # no-op if it already left
+        session.stop_reading()
+        if session.reader is not None and session.reader is not self.scheduler.current:
+            self.scheduler.cancel(session.reader)
+        self.scheduler.release(session.sock)
+        session.sock.close()
+
+    def _start_close_deadline(self, session: Session) -> None:
+        if session.writer is not None:
+            self.scheduler.spawn(cancel_after(self.config.close_grace, session.writer),
+                                 name=f"close deadline {session.address}")
+
+    def _turn_away(self, sock: socket.socket) -> None:
+        reason = (PartReason.SERVER_SHUTTING_DOWN if self.shutting_down
+                  else PartReason.SERVER_FULL)
+        # Sent before any /hello could arrive, so in the machine form, which reads plainly.
+        farewell = encode_event(Error(ErrorCode.SERVER_FULL,
+                                      f"the room is full ({self.config.max_clients} "
+                                      "connections); try again later")) \
+            if reason == PartReason.SERVER_FULL else b""
+        try:
+            sock.send(farewell + encode_event(Bye(reason)))
+            sock.shutdown(socket.SHUT_WR)
+            sock.recv(65536)  # read what already came, so closing does not reset the peer
+        except OSError:
+            pass
+        sock.close()
+
+    # Shutdown
+
+    def _on_signal(self, signum: int) -> None:
+        if signum in SHUTDOWN_SIGNALS and not self.shutting_down:
+            log.info("received %s: shutting down", signal.Signals(signum).name)
+            self.begin_shutdown()
+
+    def begin_shutdown(self) -> None:
+        """Say BYE to everyone, flush (within a deadline), then stop every task."""
+        self.shutting_down = True
+        if self._acceptor is not None:
+            self.scheduler.cancel(self._acceptor)
+        self.scheduler.release(self.listener)
+        self.listener.close()
+        for session in list(self.sessions):
+            self.room.say_goodbye(session, PartReason.SERVER_SHUTTING_DOWN)
+        self.scheduler.spawn(self._finish_shutdown(), name="shutdown")
+
+    def _finish_shutdown(self) -> TaskGenerator:
+        deadline = self.scheduler.clock() + self.config.close_grace
+        while self.sessions and self.scheduler.clock() < deadline:
+            yield sleep(0.02)
+        for task in list(self.scheduler.tasks):
+            if task is not self.scheduler.current:
+                self.scheduler.cancel(task)
+
+
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(backlog)
+    except OSError:
+        listener.close()
+        raise
+    listener.setblocking(False)
+    return listener
+
+
+@contextmanager
+def _signals_as_bytes() -> Iterator[socket.socket]:
+    """Deliver SIGINT and SIGTERM as bytes on a socket that a task can wait on.
+
+    A signal cannot be a task's wake-up directly; but Python can write the signal number
+    to a socket (set_wakeup_fd), and waiting on a socket is what tasks do.
+    """
+    receiver, sender = socket.socketpair()
+    receiver.setblocking(False)
+    sender.setblocking(False)
+    previous_handlers = {signum: signal.signal(signum, lambda *_: None)
+                         for signum in SHUTDOWN_SIGNALS}
+    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+    try:
+        yield receiver
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
+        receiver.close()
+        sender.close()

@@ -1,0 +1,74 @@
+"""A session: one client connection, as the room, the audience and its two tasks see it.
+
+It holds the connection's own state (framer, nickname, rendering mode, outbox, flood
+allowance) and the two tasks that serve it: a reader that turns bytes into lines for the
+room, and a writer that drains the outbox into the socket.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from chat_server.flood import FloodPolicy, TokenBucket
+from chat_server.outbox import Outbox
+from chat_server.scheduler import Task
+from protocol import Event, Hello, LineFramer, encode_event, encode_for_people
+
+
+class Session:
+    """One client connection."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: str,
+        *,
+        outbox_limit: int,
+        flood: FloodPolicy | None,
+        now: float,
+        on_hang_up: Callable[[Session], None],
+    ) -> None:
+        self.sock = sock
+        self.address = address
+        self.nick: str | None = None
+        self.machine = False  # machine events (after /hello) or lines for people
+        self.framer = LineFramer()
+        self.outbox = Outbox(outbox_limit)
+        self.flood = TokenBucket(flood, now) if flood is not None else None
+        self.reading = True  # False once no more input will be handled
+        self.hanging_up = False  # True once the session is to close after its outbox drains
+        self.reader: Task | None = None
+        self.writer: Task | None = None
+        self._on_hang_up = on_hang_up
+
+    def __repr__(self) -> str:
+        return f"<Session {self.nick or '(not joined)'} from {self.address}>"
+
+    def deliver(self, event: Event) -> None:
+        """Queue one event for this connection, in its rendering."""
+        if isinstance(event, Hello):
+            self.machine = True  # the HELLO itself is the first machine event
+        if self.machine:
+            self.outbox.put(encode_event(event))
+        else:
+            self.outbox.put(encode_for_people(event, viewer=self.nick))
+
+    def stop_reading(self) -> None:
+        """Handle no more input from this connection."""
+        self.reading = False
+
+    def hang_up(self) -> None:
+        """Close the connection once everything queued has been sent."""
+        if self.hanging_up:
+            return
+        self.reading = False
+        self.hanging_up = True
+        self.outbox.has_data.wake_all()  # an idle writer must notice
+        self._on_hang_up(self)
+
+    def abort(self, last_event: Event) -> None:
+        """Drop everything queued, send `last_event` if the socket takes it, and close."""
+        last_words = encode_event(last_event) if self.machine else encode_for_people(last_event)
+        self.outbox.replace_with(last_words)
+        self.hang_up()

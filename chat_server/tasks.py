@@ -1,0 +1,157 @@
+"""The server's tasks: plain generators that yield traps (see `traps.py`).
+
+    accept_connections  one: waits for new connections and opens a session for each
+    client_reader       one per client: bytes -> lines -> the room
+    client_writer       one per client: its outbox -> its socket
+    broadcaster         one: the room's outgoing queue -> every outbox
+    watch_signals       one: SIGINT/SIGTERM, arriving as bytes on a socket -> shutdown
+    cancel_after        a deadline: stops a task that has not finished in time
+
+Each is short on purpose: the chat logic lives in `Room`, the fan-out in `Audience`, and
+these only move bytes and wait.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Callable
+
+from chat_server.audience import Audience
+from chat_server.outbox import Outbox
+from chat_server.room import Room
+from chat_server.scheduler import Task
+from chat_server.session import Session
+from chat_server.traps import (
+    TaskGenerator, cancel, park, recv_wait, send_wait, sleep,
+)
+
+log = logging.getLogger(__name__)
+
+RECEIVE_SIZE = 65536
+ACCEPTS_PER_WAKE = 64  # accept a burst of joiners in one go, but let others run between
+OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
+
+
+def accept_connections(
+    listener: socket.socket, open_session: Callable[[socket.socket, str], None]
+) -> TaskGenerator:
+    """Accept connections forever, handing each to `open_session`."""
+    while True:
+        yield recv_wait(listener)
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                sock, address = listener.accept()
+            except BlockingIOError:
+                break
+            except OSError as error:
+                if error.errno not in OUT_OF_DESCRIPTORS:
+                    raise
+                # The pending connection stays in the backlog and the listener stays
+                # readable: retrying at once would spin. Pause; closing sessions free
+                # descriptors, and service resumes by itself.
+                log.warning("cannot accept: %s; retrying in %.1fs", error.strerror, ACCEPT_PAUSE)
+                yield sleep(ACCEPT_PAUSE)
+                break
+            open_session(sock, _format_address(address))
+
+
+def client_reader(room: Room, session: Session, clock: Callable[[], float]) -> TaskGenerator:
+    """Read the client's bytes, frame them into lines and hand each line to the room."""
+    sock = session.sock
+    while session.reading:
+        yield recv_wait(sock)
+        try:
+            data = sock.recv(RECEIVE_SIZE)
+        except BlockingIOError:
+            continue
+        except OSError:  # reset by the peer, or worse: the connection is gone either way
+            data = b""
+        if not data:
+            room.connection_lost(session)
+            return
+        for framed in session.framer.feed(data):
+            if session.flood is not None:
+                delay = session.flood.delay_for_next_line(clock())
+                if delay:
+                    # Flood control: not reading is what slows the sender (TCP does the rest).
+                    yield sleep(delay)
+            if not session.reading:
+                return
+            room.handle(session, framed)
+
+
+def client_writer(
+    room: Room, session: Session, close_session: Callable[[Session], None]
+) -> TaskGenerator:
+    """Send the client's outbox as it fills; when the session hangs up, close politely."""
+    sock = session.sock
+    outbox = session.outbox
+    try:
+        while outbox or not session.hanging_up:
+            if outbox:
+                yield from _send_everything_queued(sock, outbox)
+            else:
+                yield park(outbox.has_data)
+        # All sent. Stop reading, send FIN, and wait for the peer to close its side, so our
+        # last lines are not destroyed by a reset for input we never read.
+        if session.reader is not None:
+            yield cancel(session.reader)
+        sock.shutdown(socket.SHUT_WR)
+        while True:
+            yield recv_wait(sock)
+            if not sock.recv(RECEIVE_SIZE):
+                break
+    except OSError:
+        room.connection_lost(session)
+    finally:
+        close_session(session)
+
+
+def _send_everything_queued(sock: socket.socket, outbox: Outbox) -> TaskGenerator:
+    """Send all that is queued now, in as few send() calls as the kernel allows."""
+    data = memoryview(outbox.take())
+    while data:
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        outbox.sent(sent)
+        data = data[sent:]
+        if data:  # the kernel's buffer is full: wait until it has room again
+            yield send_wait(sock)
+
+
+def broadcaster(room: Room, audience: Audience) -> TaskGenerator:
+    """Deliver the room's outgoing queue, in order, for as long as the server runs."""
+    while True:
+        while room.outgoing:
+            audience.deliver(room.outgoing.popleft())
+        yield park(room.has_outgoing)
+
+
+def watch_signals(wakeup: socket.socket, on_signal: Callable[[int], None]) -> TaskGenerator:
+    """Wait for signal numbers written to `wakeup` (see signal.set_wakeup_fd)."""
+    while True:
+        yield recv_wait(wakeup)
+        try:
+            received = wakeup.recv(64)
+        except BlockingIOError:
+            continue
+        for signum in received:
+            on_signal(signum)
+
+
+def cancel_after(seconds: float, task: Task) -> TaskGenerator:
+    """Stop `task` if it is still running after `seconds`."""
+    yield sleep(seconds)
+    yield cancel(task)
+
+
+def _format_address(address: tuple[str, int] | tuple[str, int, int, int] | str) -> str:
+    if isinstance(address, tuple):
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(address)
