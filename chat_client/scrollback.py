@@ -1,0 +1,158 @@
+"""The message pane: a UIControl that only ever lays out what is visible.
+
+A `FormattedTextControl` over the whole scrollback would re-lay-out every entry at each
+redraw; with thousands of lines that is a freeze on every keystroke. Here a redraw walks
+back from the entry at the bottom of the view and stops when the pane is full, so its cost
+depends on the pane's height, not on the length of the scrollback.
+
+Wrapping counts display columns (`get_cwidth`), so Chinese and emoji, two columns each,
+never overflow a line or split in half; continuation lines are indented past the timestamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.layout.controls import UIContent, UIControl
+from prompt_toolkit.utils import get_cwidth
+
+from chat_client.state import ClientState
+from chat_client.view import TIMESTAMP_WIDTH, Entry, Fragments
+
+Row = Fragments
+"""One screen line of an entry."""
+
+
+@lru_cache(maxsize=8192)
+def wrap_entry(entry: Entry, width: int) -> tuple[Row, ...]:
+    """The screen lines of `entry` in a pane `width` columns wide (cached: entries are frozen)."""
+    indent = TIMESTAMP_WIDTH if width > TIMESTAMP_WIDTH * 2 else 0
+    return wrap_fragments(entry.fragments, width, indent)
+
+
+def wrap_fragments(fragments: Fragments, width: int, indent: int = 0) -> tuple[Row, ...]:
+    """Cut `fragments` into rows of at most `width` columns; rows after the first are indented.
+
+    A character never straddles two rows: a wide one that does not fit starts the next row.
+    Zero-width characters (combining marks) stay with the character before them.
+    """
+    width = max(width, 1)
+    builder = _RowBuilder(width, indent)
+    for style, text in fragments:
+        for char in text:
+            builder.add(style, char)
+    return builder.rows()
+
+
+class _RowBuilder:
+    """Accumulates characters into rows, merging runs of one style into one fragment."""
+
+    def __init__(self, width: int, indent: int) -> None:
+        self._width = width
+        self._indent = indent
+        self._done: list[Row] = []
+        self._row: list[tuple[str, str]] = []
+        self._column = 0
+
+    def add(self, style: str, char: str) -> None:
+        char_width = get_cwidth(char)
+        if self._column + char_width > self._width and self._column > self._indent_here():
+            self._break()
+        if self._row and self._row[-1][0] == style:
+            self._row[-1] = (style, self._row[-1][1] + char)
+        else:
+            self._row.append((style, char))
+        self._column += char_width
+
+    def _indent_here(self) -> int:
+        return self._indent if self._done else 0
+
+    def _break(self) -> None:
+        self._done.append(tuple(self._row))
+        self._row = [("", " " * self._indent)] if self._indent else []
+        self._column = self._indent
+
+    def rows(self) -> tuple[Row, ...]:
+        return (*self._done, tuple(self._row))
+
+
+@dataclass(frozen=True, slots=True)
+class Viewport:
+    """What a pane of a given size shows: its rows, top to bottom, and how many entries."""
+
+    rows: tuple[Row, ...]
+    entries_shown: int
+
+
+def visible_rows(entries: Sequence[Entry], offset: int, width: int, height: int) -> Viewport:
+    """The rows a `width` x `height` pane shows with `offset` entries hidden below it.
+
+    The entry `offset` places from the end sits at the bottom, older ones above it, until
+    the pane is full; an entry cut by the top edge shows its last rows. With fewer rows
+    than the pane holds, they start at the top, like a fresh terminal.
+    """
+    rows: list[Row] = []
+    shown = 0
+    index = len(entries) - 1 - max(0, offset)
+    while index >= 0 and len(rows) < height:
+        rows[:0] = wrap_entry(entries[index], width)
+        shown += 1
+        index -= 1
+    return Viewport(tuple(rows[-height:]) if height > 0 else (), shown)
+
+
+def highest_offset(entries: Sequence[Entry], width: int, height: int) -> int:
+    """The largest useful offset: the one where the oldest entry reaches the top of the pane.
+
+    Scrolling further would only leave blank lines at the bottom.
+    """
+    filled = 0
+    for index, entry in enumerate(entries):
+        filled += len(wrap_entry(entry, width))
+        if filled >= height:
+            return len(entries) - 1 - index
+    return 0
+
+
+class ScrollbackControl(UIControl):
+    """The message pane: shows `state.entries` at `state.scroll_offset`, nothing more."""
+
+    def __init__(self, state: ClientState) -> None:
+        self._state = state
+        self._width = 80
+        self._height = 24
+        self._entries_shown = 1
+
+    def is_focusable(self) -> bool:
+        """The input line keeps the focus; the pane is scrolled with PageUp/PageDown."""
+        return False
+
+    def create_content(self, width: int, height: int) -> UIContent:
+        """Lay out only the visible slice of the scrollback."""
+        self._width, self._height = width, height
+        viewport = visible_rows(self._state.entries, self._state.scroll_offset, width, height)
+        self._entries_shown = viewport.entries_shown
+        rows: list[StyleAndTextTuples] = [list(row) for row in viewport.rows]
+        return UIContent(get_line=lambda number: rows[number], line_count=len(rows),
+                         show_cursor=False)
+
+    def page_up(self) -> None:
+        """Scroll back by a page (the entries on screen, less one kept for context)."""
+        limit = highest_offset(self._state.entries, self._width, self._height)
+        self._state.scroll_up(self._page(), limit)
+
+    def page_down(self) -> None:
+        """Scroll forward by a page; at the bottom the pane follows new messages again."""
+        self._state.scroll_down(self._page())
+
+    def _page(self) -> int:
+        return max(1, self._entries_shown - 1)
+
+    def visible_text(self, width: int | None = None, height: int | None = None) -> list[str]:
+        """The pane's lines as plain text (for tests and debugging)."""
+        viewport = visible_rows(self._state.entries, self._state.scroll_offset,
+                                width or self._width, height or self._height)
+        return ["".join(text for _, text in row) for row in viewport.rows]

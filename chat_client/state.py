@@ -1,0 +1,126 @@
+"""What the client knows: own nickname, the room, the connection, the scrollback.
+
+Plain data and small methods, no UI and no sockets, so every rule here is tested on its own.
+
+Scrolling is counted in entries from the bottom: `scroll_offset` entries are hidden below
+the view. At 0 the pane follows new messages; above 0 it stays where the user put it, and
+new conversation lines are counted as unread until the user is back at the bottom.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+from protocol import Event, Join, NickChange, Part, Users, Welcome, nick_key
+
+from chat_client.view import CONVERSATION, Entry
+
+SCROLLBACK_LIMIT = 5000
+"""Entries kept; older ones are forgotten, so memory and redraws stay bounded."""
+
+
+class ConnectionState(Enum):
+    """Where the connection stands, as the status bar shows it."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    LOST = "connection lost"
+    RECONNECTING = "reconnecting"
+    RECONNECTED = "reconnected"
+    CLOSED = "closed"
+
+    @property
+    def is_up(self) -> bool:
+        """True when the client is in the room and can talk."""
+        return self in (ConnectionState.CONNECTED, ConnectionState.RECONNECTED)
+
+
+@dataclass
+class ClientState:
+    """Everything the screen shows, kept up to date by events and the connection."""
+
+    address: str
+    nick: str = ""
+    server_name: str = ""
+    users: list[str] = field(default_factory=list)
+    connection: ConnectionState = ConnectionState.CONNECTING
+    connection_detail: str = ""
+    scroll_offset: int = 0
+    unread: int = 0
+    scrollback_limit: int = SCROLLBACK_LIMIT
+    entries: deque[Entry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entries = deque(maxlen=self.scrollback_limit)
+
+    # The room
+
+    def apply_event(self, event: Event) -> None:
+        """Update the nickname and the list of users from a server event."""
+        match event:
+            case Welcome(nick):
+                self.nick = nick
+            case Users(nicks):
+                self.users = list(nicks)
+            case Join(nick):
+                if not self._has_user(nick):
+                    self.users.append(nick)
+            case Part(nick, _):
+                self.users = [user for user in self.users if nick_key(user) != nick_key(nick)]
+            case NickChange(old, new):
+                self._rename(old, new)
+
+    def _has_user(self, nick: str) -> bool:
+        return any(nick_key(user) == nick_key(nick) for user in self.users)
+
+    def _rename(self, old: str, new: str) -> None:
+        self.users = [new if nick_key(user) == nick_key(old) else user for user in self.users]
+        if nick_key(old) == nick_key(self.nick):
+            self.nick = new
+
+    def set_connection(self, connection: ConnectionState, detail: str = "") -> None:
+        """Record a change of connection state; when it is down, nobody is known to be here."""
+        self.connection = connection
+        self.connection_detail = detail
+        if not connection.is_up:
+            self.users = []
+
+    # The scrollback
+
+    @property
+    def following(self) -> bool:
+        """True when the pane shows the newest entries and follows new ones."""
+        return self.scroll_offset == 0
+
+    def add_entry(self, entry: Entry) -> None:
+        """Append an entry; while scrolled up, keep the view still and count it as unread."""
+        self.entries.append(entry)
+        if self.following:
+            return
+        # The new entry is below the view: one more hidden entry, the view does not move.
+        self.scroll_offset = min(self.scroll_offset + 1, len(self.entries) - 1)
+        if entry.kind in CONVERSATION:
+            self.unread += 1
+
+    def clear(self) -> None:
+        """Forget the scrollback (`/clear`)."""
+        self.entries.clear()
+        self.scroll_to_bottom()
+
+    def scroll_up(self, count: int, limit: int | None = None) -> None:
+        """Scroll `count` entries back, no further than `limit` (default: the oldest entry)."""
+        highest = len(self.entries) - 1 if limit is None else limit
+        self.scroll_offset = max(0, min(self.scroll_offset + count, highest))
+
+    def scroll_down(self, count: int) -> None:
+        """Scroll `count` entries forward; reaching the bottom follows new messages again."""
+        self.scroll_offset = max(0, self.scroll_offset - count)
+        if self.following:
+            self.unread = 0
+
+    def scroll_to_bottom(self) -> None:
+        """Jump to the newest entry and follow new messages again."""
+        self.scroll_offset = 0
+        self.unread = 0

@@ -1,0 +1,255 @@
+"""The view: pure functions from events to formatted text, irssi style.
+
+    14:02 <alice> hi bob                  14:02 --> carol joined
+    14:02  * alice waves                  14:02 <-- carol left (quit)
+    14:02 *bob* psst (to you)             14:02 --- bob is now known as robert
+    14:02 -> *bob* psst (from you)        14:02 -!- a notice from the server
+
+Rules it keeps:
+- Every string that came from the network passes through `protocol.sanitize` here, before
+  it becomes a fragment, whatever the server promised: no escape sequence, control
+  character or bidi override from the network ever reaches the terminal.
+- Each nickname has a colour of its own that never changes: it is picked by a stable hash
+  (CRC-32, not Python's salted `hash`) of the nickname's comparison key.
+- Nothing here knows about sockets, clocks or the screen; the time is passed in.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.styles import Style
+
+from protocol import (
+    Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
+    PrivateMessage, Users, Welcome, nick_key, sanitize,
+)
+
+if TYPE_CHECKING:  # state imports this module for `Entry`; the status bar only reads state
+    from chat_client.state import ClientState
+
+Fragments = tuple[tuple[str, str], ...]
+"""Formatted text as an immutable tuple of (style, text) pairs, so entries can be cached."""
+
+NICK_COLOURS = (
+    "ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
+    "ansibrightred", "ansibrightgreen", "ansibrightyellow", "ansibrightblue",
+    "ansibrightmagenta", "ansibrightcyan",
+)
+
+TIMESTAMP_WIDTH = len("14:02 ")
+"""Wrapped lines of an entry are indented by this much, so the timestamps stay a column."""
+
+STYLE = Style.from_dict({
+    "timestamp": "ansibrightblack",
+    "own": "bold",
+    "action": "italic",
+    "join": "ansigreen",
+    "part": "ansired",
+    "nick-change": "ansicyan",
+    "private": "ansimagenta bold",
+    "info": "ansibrightblack",
+    "error": "ansired bold",
+    "client": "ansiyellow",
+    "mention": "reverse bold",
+    "status": "reverse",
+    "status.connected": "reverse ansigreen",
+    "status.trouble": "reverse ansired",
+    "status.unread": "reverse bold ansiyellow",
+    "prompt": "bold",
+})
+"""The style classes the view uses; the application installs this style."""
+
+
+class EntryKind(Enum):
+    """What an entry shows; unread counting and tests look at it."""
+
+    MESSAGE = "message"
+    ACTION = "action"
+    PRIVATE = "private"
+    JOIN = "join"
+    PART = "part"
+    NICK = "nick"
+    INFO = "info"
+    ERROR = "error"
+    CLIENT = "client"  # something the client itself says: connection state, help
+
+
+CONVERSATION = frozenset({EntryKind.MESSAGE, EntryKind.ACTION, EntryKind.PRIVATE})
+"""The kinds that count as unread while the user has scrolled up."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of scrollback, rendered and ready to show."""
+
+    kind: EntryKind
+    fragments: Fragments
+    mentions_me: bool = False  # highlighted, and rings the bell
+
+    @property
+    def text(self) -> str:
+        """The entry as plain text, as it reads on the screen."""
+        return "".join(text for _, text in self.fragments)
+
+
+def clean(text: str) -> str:
+    """Network text made safe and single-width-predictable for the screen.
+
+    `sanitize` removes everything that could drive the terminal; a TAB it keeps would be
+    drawn as `^I`, so it becomes a space.
+    """
+    return sanitize(text).replace("\t", " ")
+
+
+def nick_colour(nick: str) -> str:
+    """The colour of `nick`: the same in every session, for every spelling of the nick."""
+    digest = zlib.crc32(nick_key(nick).encode("utf-8"))
+    return NICK_COLOURS[digest % len(NICK_COLOURS)]
+
+
+def mentions(text: str, nick: str) -> bool:
+    """True if `text` names `nick` as a word of its own (`bob:` yes, `bobby` no)."""
+    if not nick:
+        return False
+    key = re.escape(nick_key(nick))
+    return re.search(rf"(?<![\w-]){key}(?![\w-])", nick_key(text)) is not None
+
+
+def render_event(event: Event, own_nick: str, when: datetime) -> Entry | None:
+    """The scrollback entry for `event` as `own_nick` sees it, or None if it shows nothing."""
+    entry = _render(event, own_nick)
+    if entry is None:
+        return None
+    kind, body, mentions_me = entry
+    return _stamp(kind, body, when, mentions_me)
+
+
+def render_notice(text: str, when: datetime, kind: EntryKind = EntryKind.CLIENT) -> Entry:
+    """An entry for something the client itself says (`-!- connection lost ...`)."""
+    return _stamp(kind, ((f"class:{kind.value}", f"-!- {clean(text)}"),), when)
+
+
+def _stamp(kind: EntryKind, body: Fragments, when: datetime, mentions_me: bool = False) -> Entry:
+    timestamp = (("class:timestamp", when.strftime("%H:%M") + " "),)
+    if mentions_me:
+        body = tuple((f"{style} class:mention", text) for style, text in body)
+    return Entry(kind, timestamp + body, mentions_me)
+
+
+_Rendered = tuple[EntryKind, Fragments, bool]
+
+
+def _render(event: Event, own_nick: str) -> _Rendered | None:
+    """The kind, the body (without timestamp) and whether it mentions `own_nick`."""
+    match event:
+        case Message(nick, text):
+            return _said(nick, text, own_nick)
+        case Action(nick, text):
+            return _acted(nick, text, own_nick)
+        case PrivateMessage(sender, recipient, text):
+            return _private(sender, recipient, text, own_nick)
+        case Join(nick):
+            return EntryKind.JOIN, _room("join", "-->", nick, "joined"), False
+        case Part(nick, reason):
+            return EntryKind.PART, _room("part", "<--", nick, f"left ({clean(reason)})"), False
+        case NickChange(old, new):
+            return EntryKind.NICK, _renamed(old, new, own_nick), False
+    notice = _notice_text(event)
+    if notice is None:
+        return None
+    kind, text = notice
+    return kind, ((f"class:{kind.value}", f"-!- {text}"),), False
+
+
+def _notice_text(event: Event) -> tuple[EntryKind, str] | None:
+    match event:
+        case Welcome(nick):
+            return EntryKind.INFO, f"you joined as {clean(nick)}"
+        case Users(nicks):
+            return EntryKind.INFO, f"in the room ({len(nicks)}): {', '.join(map(clean, nicks))}"
+        case Info(text):
+            return EntryKind.INFO, clean(text)
+        case Pong(token):
+            return EntryKind.INFO, f"PONG {clean(token)}".rstrip()
+        case Error(code, text):
+            return EntryKind.ERROR, f"{clean(text)} ({clean(code)})"
+        case Bye(reason):
+            return EntryKind.ERROR, f"the server closed the connection: {clean(reason)}"
+        case Hello(server, _):
+            return EntryKind.INFO, f"connected to {clean(server)}"
+    return None
+
+
+def _nick(nick: str, own_nick: str) -> tuple[str, str]:
+    own = " class:own" if nick_key(nick) == nick_key(own_nick) else ""
+    return f"fg:{nick_colour(nick)}{own}", clean(nick)
+
+
+def _is_me(nick: str, own_nick: str) -> bool:
+    return bool(own_nick) and nick_key(nick) == nick_key(own_nick)
+
+
+def _said(nick: str, text: str, own_nick: str) -> _Rendered:
+    body = (("", "<"), _nick(nick, own_nick), ("", "> "), ("", clean(text)))
+    return EntryKind.MESSAGE, body, not _is_me(nick, own_nick) and mentions(text, own_nick)
+
+
+def _acted(nick: str, text: str, own_nick: str) -> _Rendered:
+    body = (("class:action", " * "), _nick(nick, own_nick), ("class:action", f" {clean(text)}"))
+    return EntryKind.ACTION, body, not _is_me(nick, own_nick) and mentions(text, own_nick)
+
+
+def _private(sender: str, recipient: str, text: str, own_nick: str) -> _Rendered:
+    if _is_me(sender, own_nick) and not _is_me(recipient, own_nick):
+        body = (("class:private", "-> *"), _nick(recipient, own_nick),
+                ("class:private", "* "), ("", clean(text)))
+        return EntryKind.PRIVATE, body, False
+    body = (("class:private", "*"), _nick(sender, own_nick), ("class:private", "* "),
+            ("", clean(text)))
+    # A private message is always meant for you: it rings like a mention.
+    return EntryKind.PRIVATE, body, not _is_me(sender, own_nick)
+
+
+def _room(style: str, arrow: str, nick: str, what: str) -> Fragments:
+    return ((f"class:{style}", f"{arrow} "), (f"fg:{nick_colour(nick)}", clean(nick)),
+            (f"class:{style}", f" {what}"))
+
+
+def _renamed(old: str, new: str, own_nick: str) -> Fragments:
+    if _is_me(old, own_nick):
+        return (("class:nick-change", "--- you are now known as "),
+                (f"fg:{nick_colour(new)}", clean(new)))
+    return (("class:nick-change", "--- "), (f"fg:{nick_colour(old)}", clean(old)),
+            ("class:nick-change", " is now known as "), (f"fg:{nick_colour(new)}", clean(new)))
+
+
+def render_status(state: ClientState) -> StyleAndTextTuples:
+    """The status bar: server, own nickname, users, connection state, unread while scrolled up.
+
+        [testroom 127.0.0.1:7777] alice | 3 users | connected | 2 unread
+    """
+    server = clean(state.server_name) or state.address
+    where = server if server == state.address else f"{server} {state.address}"
+    users = "1 user" if len(state.users) == 1 else f"{len(state.users)} users"
+    connection = state.connection.value
+    if state.connection_detail:
+        connection += f": {clean(state.connection_detail)}"
+    fragments: StyleAndTextTuples = [
+        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {users} | "),
+        ("class:status.connected" if state.connection.is_up else "class:status.trouble",
+         connection),
+    ]
+    if state.unread:
+        fragments.append(("class:status", " | "))
+        fragments.append(("class:status.unread", f"{state.unread} unread"))
+    elif not state.following:
+        fragments.append(("class:status", " | scrolled up"))
+    fragments.append(("class:status", " "))
+    return fragments
