@@ -1,0 +1,139 @@
+"""What the user types: client commands handled here, everything else for the server.
+
+Lines are parsed by the shared `protocol.parse_command`, never by a second parser: the
+client only decides which of the parsed commands it answers itself.
+
+- `/clear`, `/help` and `/quit` are the client's own (`/quit` also tells the server).
+- A known server command with missing arguments gets its usage at once, with no round trip.
+- Everything else is sent as typed; the server is the judge (an unknown `/word` comes back
+  as `ERROR UNKNOWN_COMMAND`), so a server that learns new commands needs no new client.
+- A message longer than the protocol's line limit is sent as several messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from protocol import (
+    COMMANDS, MAX_LINE_BYTES, BadArgs, Help, Quit, Say, StartMachineMode, UnknownCommand,
+    parse_command,
+)
+
+CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
+    "clear": ("/clear", "clear the message pane"),
+    "help": ("/help", "show this help"),
+    "quit": ("/quit [REASON]", "leave the room and close the client"),
+}
+"""The commands the client answers itself: name -> (usage, summary)."""
+
+HIDDEN_SERVER_COMMANDS = frozenset({"hello"})
+"""Server commands the client sends on its own; offering them to the user only confuses."""
+
+KEYS = (
+    ("Enter", "send the line"),
+    ("Up / Down", "input history: previous / next line"),
+    ("Tab / Shift-Tab", "complete a nickname or command; again for the next"),
+    ("PageUp / PageDown", "scroll the messages (at the bottom they follow)"),
+    ("Ctrl-End", "jump back to the newest message"),
+    ("Ctrl-C / Ctrl-D", "quit (Ctrl-D only on an empty input line)"),
+)
+"""The keys the client understands, for `/help` and the docs."""
+
+
+class InputActions(Protocol):
+    """What a typed line can make the client do; the application implements it."""
+
+    def send_line(self, line: str) -> None:
+        """Send one line to the server."""
+
+    def clear(self) -> None:
+        """Clear the message pane."""
+
+    def show_help(self) -> None:
+        """Show the commands and keys."""
+
+    def quit(self, reason: str) -> None:
+        """Leave the room and close the client."""
+
+    def complain(self, text: str) -> None:
+        """Tell the user a line was not sent, and why."""
+
+
+def handle_typed_text(text: str, actions: InputActions) -> None:
+    """Act on text the user entered: one line, or several pasted at once, in order."""
+    for line in text.splitlines():
+        if line.strip():
+            handle_line(line, actions)
+
+
+def handle_line(line: str, actions: InputActions) -> None:
+    """Act on one line the user entered."""
+    command = parse_command(line)
+    match command:
+        case Quit(reason):
+            actions.quit(reason)
+        case Help():
+            actions.show_help()
+        case UnknownCommand(name) if name.lower() == "clear":
+            actions.clear()
+        case BadArgs(_, usage):
+            actions.complain(f"usage: {usage}")
+        case StartMachineMode():
+            actions.complain("the client has already said /hello; it speaks machine events")
+        case Say(text) if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+            for piece in split_message(text):
+                actions.send_line(say_line(piece))
+        case _ if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+            actions.complain(f"that command is too long for the server ({MAX_LINE_BYTES} bytes)")
+        case _:
+            actions.send_line(line)
+
+
+def say_line(text: str) -> str:
+    """The line that says `text` to the room (a leading `/` is doubled, so it is said)."""
+    return "/" + text if text.startswith("/") else text
+
+
+def split_message(text: str, limit: int = MAX_LINE_BYTES - 1) -> Iterator[str]:
+    """Cut `text` into pieces of at most `limit` UTF-8 bytes, never inside a character.
+
+    The default leaves room for the `/` that `say_line` may add. A piece prefers to end
+    at a space, so words are not cut when it can be helped.
+    """
+    while len(text.encode("utf-8")) > limit:
+        cut = _last_fitting_index(text, limit)
+        space = text.rfind(" ", 0, cut)
+        if space > cut // 2:
+            cut = space + 1
+        yield text[:cut]
+        text = text[cut:]
+    if text:
+        yield text
+
+
+def _last_fitting_index(text: str, limit: int) -> int:
+    """The length of the longest prefix of `text` that fits in `limit` bytes."""
+    encoded = text.encode("utf-8")[:limit]
+    return len(encoded.decode("utf-8", errors="ignore"))
+
+
+def help_lines() -> list[str]:
+    """The help: client commands, server commands (from the shared table), then keys."""
+    server = [(spec.usage, spec.summary) for name, spec in COMMANDS.items()
+              if name not in CLIENT_COMMANDS and name not in HIDDEN_SERVER_COMMANDS]
+    server.append(("//text", "say text that starts with /"))
+    sections = (("client commands:", list(CLIENT_COMMANDS.values())),
+                ("server commands:", server), ("keys:", list(KEYS)))
+    column = max(len(name) for _, rows in sections for name, _ in rows) + 2
+    lines: list[str] = []
+    for title, rows in sections:
+        lines.append(title)
+        lines += [f"  {name:<{column}}{what}" for name, what in rows]
+    return lines
+
+
+def command_names() -> list[str]:
+    """Every command a user may type, for Tab completion: `/clear`, `/help`, `/me`, ..."""
+    names = set(CLIENT_COMMANDS) | (set(COMMANDS) - HIDDEN_SERVER_COMMANDS)
+    return sorted(f"/{name}" for name in names)
