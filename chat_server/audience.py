@@ -50,14 +50,14 @@ class Audience:
         for listener in self._listeners:
             outbox = listener.outbox
             outbox.put(for_machines if listener.machine else for_people)
-            if outbox.over_limit:
+            if outbox.too_far_behind:
                 behind.append(listener)
         for listener in behind:
             self._cut_off_if_too_slow(listener)
 
     def _cut_off_if_too_slow(self, listener: Any) -> None:
-        """A listener whose outbox passed its limit leaves the room as `too slow`."""
-        if not listener.outbox.over_limit:
+        """A listener too far behind (see Outbox) leaves the room as `too slow`."""
+        if not listener.outbox.too_far_behind:
             return
         self._listeners.pop(listener, None)
         self.room.leave(listener, PartReason.TOO_SLOW)

@@ -3,7 +3,12 @@
 Whoever queues bytes (the broadcaster) never waits: `put` appends to a deque and wakes
 the writer if it was idle. The writer takes everything queued at once and sends it with
 as few `send` calls as the kernel allows. Queued bytes count until they are sent, so
-`size` is what this client owes us; past `limit` the client is too slow to keep.
+`size` is what we still owe this client.
+
+A client is too far behind when we owe it more than `limit` *and* its kernel buffer is
+full (the writer is `stalled`, waiting for room). Size alone would be unfair: one burst
+of room events can queue a lot for a healthy client whose writer simply has not had its
+turn yet.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from chat_server.scheduler import Parking
 class Outbox:
     """A byte queue with a limit, and a parking spot for the writer that drains it."""
 
-    __slots__ = ("limit", "size", "has_data", "_chunks", "_sealed")
+    __slots__ = ("limit", "size", "has_data", "stalled", "_chunks", "_sealed")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0  # bytes queued or taken but not yet sent
         self.has_data = Parking()  # the writer parks here while the outbox is empty
+        self.stalled = False  # the writer waits for the kernel to take more
         self._chunks: deque[bytes] = deque()
         self._sealed = False
 
@@ -29,9 +35,9 @@ class Outbox:
         return bool(self._chunks)
 
     @property
-    def over_limit(self) -> bool:
-        """True once more than `limit` bytes are owed."""
-        return self.size > self.limit
+    def too_far_behind(self) -> bool:
+        """True when more than `limit` bytes are owed and the client is not taking any."""
+        return self.stalled and self.size > self.limit
 
     def put(self, data: bytes) -> None:
         """Queue `data` for sending (ignored once the outbox is sealed)."""

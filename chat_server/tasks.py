@@ -121,7 +121,9 @@ def _send_everything_queued(sock: socket.socket, outbox: Outbox) -> TaskGenerato
         outbox.sent(sent)
         data = data[sent:]
         if data:  # the kernel's buffer is full: wait until it has room again
+            outbox.stalled = True
             yield send_wait(sock)
+            outbox.stalled = False
 
 
 def broadcaster(room: Room, audience: Audience) -> TaskGenerator:
