@@ -123,8 +123,10 @@ class Scheduler:
         finally:
             self.current = None
         # Look the handler up first, then call it, so that a bug inside a handler is
-        # reported as what it is and not as an unknown trap.
-        handler = self._traps.get(trap[0])
+        # reported as what it is and not as an unknown trap. Anything that is not a
+        # tuple naming a trap (a bare `yield`, say) must stop the task, not the loop.
+        is_trap = isinstance(trap, tuple) and trap and isinstance(trap[0], str)
+        handler = self._traps.get(trap[0]) if is_trap else None
         if handler is None:
             log.error("task %s yielded %r, which is not a trap; stopping it", task.name, trap)
             self.cancel(task)
@@ -218,10 +220,12 @@ class Scheduler:
     def _wait_for_io(self, timeout: float | None) -> None:
         for key, events in self._selector.select(timeout):
             waiters: dict[int, Task] = key.data
+            # Decided before the waiters are woken: a woken task keeps its registration
+            # (it usually comes straight back), and only what nobody waited for is dropped.
+            unwanted = events & ~sum(waiters)
             for event in (READ, WRITE):
                 if events & event and event in waiters:
                     self._make_ready(waiters.pop(event))
-            unwanted = events & ~sum(waiters)
             if unwanted:  # nobody waits for what was reported: stop watching for it
                 self._watch_only_waited(key.fileobj, key.events & ~unwanted, waiters)
 
