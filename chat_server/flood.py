@@ -10,6 +10,7 @@ Pure arithmetic: the caller passes in the time, which keeps it testable without 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -29,8 +30,8 @@ class FloodPolicy:
         if not slash:
             raise ValueError(f"expected BURST/RATE or off, got {text!r}")
         burst, rate = int(burst_text), float(rate_text)
-        if burst < 1 or rate <= 0:
-            raise ValueError("BURST must be at least 1 and RATE above 0")
+        if burst < 1 or not 0 < rate < math.inf:  # `not` also catches nan
+            raise ValueError("BURST must be at least 1 and RATE a number above 0")
         return cls(burst, rate)
 
 

@@ -60,7 +60,11 @@ class Outbox:
         self.size -= count
 
     def replace_with(self, last_words: bytes) -> None:
-        """Drop everything still queued, queue `last_words`, and accept nothing more."""
+        """Drop everything still queued, queue `last_words`, and accept nothing more.
+
+        Once sealed, a second call changes nothing: the first last words are kept."""
+        if self._sealed:
+            return
         self._chunks.clear()
         self.size = 0
         self.put(last_words)
