@@ -5,12 +5,18 @@
     hi bo<Tab>    -> hi bob                    (a nickname anywhere else)
 
 Matching ignores case the way nicknames do (`protocol.nick_key`).
+
+`TabCycler` does the cycling itself, synchronously, rather than through prompt_toolkit's
+background completion: a completion computed later, for whatever the line holds by then,
+could land in the next line when Tab and Enter arrive together (a fast typist, a paste).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
@@ -44,3 +50,42 @@ def _matching(word: str, candidates: Iterable[str], suffix: str) -> Iterator[Com
     for candidate in candidates:
         if nick_key(candidate).startswith(prefix):
             yield Completion(candidate + suffix, start_position=-len(word), display=candidate)
+
+
+@dataclass
+class _Cycle:
+    """Tab presses in a row: the line before the first, its matches, the one shown."""
+
+    original: Document
+    matches: list[Completion]
+    index: int
+    shown: Document
+
+
+class TabCycler:
+    """irssi-style Tab: the first press puts in the first match, each next press the next."""
+
+    def __init__(self, completer: Completer) -> None:
+        self._completer = completer
+        self._cycle: _Cycle | None = None
+
+    def complete(self, buffer: Buffer, step: int = 1) -> None:
+        """Put the next (`step` 1) or previous (`step` -1) match into `buffer`."""
+        cycle = self._cycle
+        if cycle is None or buffer.document != cycle.shown:  # the line changed: start afresh
+            matches = list(self._completer.get_completions(
+                buffer.document, CompleteEvent(completion_requested=True)))
+            if not matches:
+                self._cycle = None
+                return
+            cycle = self._cycle = _Cycle(buffer.document, matches, -1 if step > 0 else 0,
+                                         buffer.document)
+        cycle.index = (cycle.index + step) % len(cycle.matches)
+        buffer.document = cycle.shown = _applied(cycle.original, cycle.matches[cycle.index])
+
+
+def _applied(document: Document, completion: Completion) -> Document:
+    before = document.text_before_cursor[: len(document.text_before_cursor)
+                                         + completion.start_position]
+    text = before + completion.text + document.text_after_cursor
+    return Document(text, len(before) + len(completion.text))

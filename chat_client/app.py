@@ -1,0 +1,210 @@
+"""The full-screen application: message pane, status bar and input line, in an HSplit.
+
+    +------------------------------------------------+
+    | 14:02 <alice> hi                               |  message pane (ScrollbackControl)
+    | 14:02 --> bob joined                           |
+    | [testroom 127.0.0.1:7777] alice | 2 users | .. |  status bar
+    | [alice] _                                      |  input line (history, completion)
+    +------------------------------------------------+
+
+`create_app` builds it all and takes the input and output to use, so tests drive the real
+application with a pipe and a dummy output. `ChatClient` is the glue: it listens to the
+connection, updates the state, renders entries and acts on what the user types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.keys import Keys
+from prompt_toolkit.layout import HSplit, Layout, Window
+from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
+from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.output import Output
+
+from protocol import Event, Hello
+
+from chat_client.commands import command_names, handle_typed_text, help_lines
+from chat_client.completion import ChatCompleter, TabCycler
+from chat_client.connection import Connection, ConnectionSettings
+from chat_client.scrollback import ScrollbackControl
+from chat_client.state import ClientState, ConnectionState
+from chat_client.view import STYLE, EntryKind, clean, render_event, render_notice, render_status
+
+Clock = Callable[[], datetime]
+
+
+class ChatClient:
+    """One running client: the application, its state and its connection, wired together."""
+
+    def __init__(self, host: str, port: int, nick: str, *, input: Input | None = None,
+                 output: Output | None = None, settings: ConnectionSettings | None = None,
+                 clock: Clock = datetime.now) -> None:
+        self.connection = Connection(host, port, nick, self, settings)
+        self.state = ClientState(address=self.connection.address, nick=nick)
+        self.scrollback = ScrollbackControl(self.state)
+        self.input_buffer = Buffer(name="input", multiline=False, history=InMemoryHistory(),
+                                   accept_handler=self._accept)
+        self._tab = TabCycler(ChatCompleter(self._others_in_room, command_names()))
+        self._clock = clock
+        self._quitting = False
+        self.application: Application[None] = Application(
+            layout=self._layout(), key_bindings=self._key_bindings(), style=STYLE,
+            full_screen=True, input=input, output=output,
+        )
+
+    async def run_async(self) -> None:
+        """Run until the user quits; the connection runs as a task of the application."""
+        await self.application.run_async(pre_run=self._start_network)
+
+    def _start_network(self) -> None:
+        # A background task of the application is cancelled when the application ends,
+        # so no connection outlives the screen.
+        self.application.create_background_task(self.connection.run())
+
+    # Layout and keys
+
+    def _layout(self) -> Layout:
+        prompt = BeforeInput(lambda: [("class:prompt", f"[{clean(self.state.nick)}] ")])
+        input_window = Window(BufferControl(self.input_buffer, input_processors=[prompt]),
+                              height=1)
+        body = HSplit([
+            Window(self.scrollback, wrap_lines=False),
+            Window(FormattedTextControl(lambda: render_status(self.state)), height=1,
+                   style="class:status"),
+            input_window,
+        ])
+        return Layout(body, focused_element=input_window)
+
+    def _key_bindings(self) -> KeyBindings:
+        bindings = KeyBindings()
+        input_is_empty = Condition(lambda: not self.input_buffer.text)
+
+        @bindings.add("c-c")
+        @bindings.add(Keys.SIGINT)
+        @bindings.add("c-d", filter=input_is_empty)
+        def _quit(event: KeyPressEvent) -> None:
+            self.quit("quit")
+
+        @bindings.add("pageup")
+        def _page_up(event: KeyPressEvent) -> None:
+            self.scrollback.page_up()
+
+        @bindings.add("pagedown")
+        def _page_down(event: KeyPressEvent) -> None:
+            self.scrollback.page_down()
+
+        @bindings.add("c-end")
+        def _bottom(event: KeyPressEvent) -> None:
+            self.state.scroll_to_bottom()
+
+        @bindings.add("tab")
+        def _complete(event: KeyPressEvent) -> None:
+            self._tab.complete(self.input_buffer)
+
+        @bindings.add("s-tab")
+        def _complete_back(event: KeyPressEvent) -> None:
+            self._tab.complete(self.input_buffer, step=-1)
+
+        @bindings.add(Keys.BracketedPaste)
+        def _paste(event: KeyPressEvent) -> None:
+            self._paste(event.data)
+
+        return bindings
+
+    def _others_in_room(self) -> list[str]:
+        return [user for user in self.state.users if user != self.state.nick]
+
+    # What the user types (commands.InputActions)
+
+    def _accept(self, buffer: Buffer) -> bool:
+        handle_typed_text(buffer.text, self)
+        self.state.scroll_to_bottom()  # you want to see what you just said
+        return False  # clear the line; prompt_toolkit keeps it in the history
+
+    def _paste(self, data: str) -> None:
+        """A paste of several lines sends each complete line; a last, unfinished one waits."""
+        text = self.input_buffer.document.text_before_cursor + data.replace("\r\n", "\n")
+        text = text.replace("\r", "\n") + self.input_buffer.document.text_after_cursor
+        if "\n" not in text:
+            self.input_buffer.insert_text(data)
+            return
+        complete, _, unfinished = text.rpartition("\n")
+        handle_typed_text(complete, self)
+        self.input_buffer.reset()
+        self.input_buffer.insert_text(unfinished)
+        self.state.scroll_to_bottom()
+
+    def send_line(self, line: str) -> None:
+        """Send a line to the server, or say why it cannot be sent now."""
+        if not self.connection.send_line(line):
+            self.complain(f"not connected ({self.state.connection.value}): not sent")
+
+    def clear(self) -> None:
+        """`/clear`: empty the message pane."""
+        self.state.clear()
+
+    def show_help(self) -> None:
+        """`/help`: list the client's and the server's commands, and the keys."""
+        for line in help_lines():
+            self._add_notice(line, EntryKind.INFO)
+
+    def quit(self, reason: str) -> None:
+        """Leave the room (if in it) and end the application; safe to call twice."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self.application.create_background_task(self._quit(reason))
+
+    async def _quit(self, reason: str) -> None:
+        await self.connection.quit(reason)
+        if self.application.is_running:
+            self.application.exit()
+
+    def complain(self, text: str) -> None:
+        """Tell the user a line was not sent."""
+        self._add_notice(text, EntryKind.ERROR)
+
+    # What the connection reports (connection.ConnectionListener)
+
+    def connection_changed(self, state: ConnectionState, detail: str) -> None:
+        """Show the connection's state in the status bar (and joins in the pane)."""
+        self.state.set_connection(state, detail)
+        if state is ConnectionState.RECONNECTED:
+            self._add_notice(f"reconnected: back in the room as {self.connection.nick}")
+        self.application.invalidate()
+
+    def event_received(self, event: Event) -> None:
+        """Show an event and keep the state up to date; ring the bell on a mention."""
+        if isinstance(event, Hello):
+            self.state.server_name = event.server
+        entry = render_event(event, self.state.nick, self._clock())
+        self.state.apply_event(event)
+        if entry is not None:
+            self.state.add_entry(entry)
+            if entry.mentions_me:
+                self.application.output.bell()
+        self.application.invalidate()
+
+    def notice(self, text: str, error: bool = False) -> None:
+        """Show something the connection has to say."""
+        self._add_notice(text, EntryKind.ERROR if error else EntryKind.CLIENT)
+
+    def _add_notice(self, text: str, kind: EntryKind = EntryKind.CLIENT) -> None:
+        self.state.add_entry(render_notice(text, self._clock(), kind))
+        self.application.invalidate()
+
+
+def create_app(host: str, port: int, nick: str, *, input: Input | None = None,
+               output: Output | None = None, settings: ConnectionSettings | None = None,
+               clock: Clock = datetime.now) -> ChatClient:
+    """Build the client for `host:port` as `nick`; `input`/`output` default to the terminal."""
+    return ChatClient(host, port, nick, input=input, output=output, settings=settings,
+                      clock=clock)

@@ -1,0 +1,307 @@
+"""The network side: one TCP connection at a time, on prompt_toolkit's own asyncio loop.
+
+    connect -> /hello -> (ignore the greeting for people) HELLO -> /nick -> WELCOME ...
+       ^                                                                        |
+       +--- wait 0.5s, 1s, 2s, 4s, 5s, 5s ... <--- lost (closed, reset, silent) -+
+
+The connection never blocks the loop: reads and connects are awaited, writes go to the
+transport's buffer, and a server that falls silent is pinged, then given up on, so a dead
+link shows up in the status bar instead of a frozen "connected".
+
+It reports through a `ConnectionListener` and knows nothing about the screen. Bytes are
+split by `protocol.LineFramer` and decoded by `protocol.decode_event`: no parser here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Protocol
+
+from protocol import (
+    Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent, NickChange, Pong,
+    UnknownEvent, Welcome, decode_event, nick_key,
+)
+from protocol.framing import Line
+
+from chat_client import __version__
+from chat_client.nicks import nick_variants
+from chat_client.state import ConnectionState
+
+CLIENT_NAME = "chat-client"
+MAX_SERVER_LINE_BYTES = 1 << 20
+"""Server lines can be far longer than client lines (USERS lists the whole room)."""
+KEEPALIVE_TOKEN = "chat-client-keepalive"
+"""The token of the client's own pings; their PONGs are not shown."""
+_READ_SIZE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Timings of the connection, in seconds (tests make them short)."""
+
+    connect_timeout: float = 5.0
+    first_retry_delay: float = 0.5
+    max_retry_delay: float = 5.0
+    keepalive_interval: float = 30.0  # silence before the client pings the server
+    keepalive_timeout: float = 15.0  # silence after that ping before the link counts as lost
+    quit_timeout: float = 1.0  # how long `/quit` waits for the server's goodbye
+
+
+class ConnectionListener(Protocol):
+    """What the connection tells the rest of the client."""
+
+    def connection_changed(self, state: ConnectionState, detail: str) -> None:
+        """The connection moved to `state`; `detail` says more (`next try in 2s`)."""
+
+    def event_received(self, event: Event) -> None:
+        """An event from the server, after `/hello`, in order."""
+
+    def notice(self, text: str, error: bool = False) -> None:
+        """Something the connection itself has to say (`nickname alice is taken ...`)."""
+
+
+def retry_delays(first: float, cap: float) -> Iterator[float]:
+    """Exponential backoff: `first`, twice that, ... never more than `cap`, for ever."""
+    delay = first
+    while True:
+        yield min(delay, cap)
+        delay *= 2
+
+
+class _SilentServer(Exception):
+    """The server answered neither data nor a keepalive ping in time."""
+
+
+class Connection:
+    """Connects, joins, reads events and reconnects until `quit()`.
+
+    `nick` is the nickname wanted; after joining it follows the nickname actually held
+    (a fallback variant, a `/nick` change), so a reconnect rejoins as the same person.
+    """
+
+    def __init__(self, host: str, port: int, nick: str, listener: ConnectionListener,
+                 settings: ConnectionSettings | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.nick = nick
+        self._listener = listener
+        self._settings = settings or ConnectionSettings()
+        self._writer: asyncio.StreamWriter | None = None
+        self._ready = False  # HELLO arrived: lines may be sent
+        self._joined = False  # WELCOME arrived on this connection
+        self._ever_joined = False  # so the next join is a *re*connection
+        self._joining = False  # our own /nick is out: a taken nickname means "try a variant"
+        self._variants: Iterator[str] | None = None  # the variants left to try
+        self._base_nick = nick  # the nickname the variants are made from
+        self._goodbye: str | None = None  # the BYE reason, if the server gave one
+        self._quitting = False
+        self._session_over = asyncio.Event()
+
+    @property
+    def address(self) -> str:
+        """`host:port`, with brackets around an IPv6 host."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    # Used by the application
+
+    async def run(self) -> None:
+        """Stay connected until `quit()`: connect, read, and after a loss try again."""
+        delays = self._fresh_delays()
+        failures = 0  # attempts in a row that never got into the room
+        while not self._quitting:
+            self._joined = False
+            reason = await self._connect_once()
+            if self._quitting:
+                break
+            if self._joined:  # it worked for a while: report the loss, back off from scratch
+                delays, failures = self._fresh_delays(), 0
+                self._listener.connection_changed(ConnectionState.LOST, reason)
+                self._listener.notice(f"connection lost ({reason}); reconnecting", error=True)
+            else:
+                failures += 1
+                if failures == 1:  # once, not at every retry: the status bar counts them
+                    self._listener.notice(f"cannot reach {self.address} ({reason}); "
+                                          "trying again", error=True)
+            await self._wait_before_retry(reason, next(delays))
+        self._listener.connection_changed(ConnectionState.CLOSED, "")
+
+    def _fresh_delays(self) -> Iterator[float]:
+        return retry_delays(self._settings.first_retry_delay, self._settings.max_retry_delay)
+
+    def send_line(self, line: str) -> bool:
+        """Send one line to the server; False if there is no connection to send it on."""
+        if self._writer is None or not self._ready:
+            return False
+        self._write(line)
+        return True
+
+    async def quit(self, reason: str = "quit") -> None:
+        """Leave: send `/quit`, wait (briefly) for the server to close, stop reconnecting."""
+        self._quitting = True
+        if self._writer is None or not self._ready:
+            return
+        self._write(f"/quit {reason}")
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._session_over.wait(), self._settings.quit_timeout)
+
+    # One connection, from connect to close
+
+    async def _connect_once(self) -> str:
+        """Connect and run one session; return why it ended, for the user."""
+        self._report_attempt()
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self._settings.connect_timeout)
+        except (OSError, asyncio.TimeoutError) as error:
+            return describe_error(error)
+        self._session_over.clear()
+        try:
+            return await self._session(reader, writer)
+        except _SilentServer:
+            return "the server stopped answering"
+        except OSError as error:
+            return describe_error(error)
+        finally:
+            self._end_session(writer)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        self._writer, self._ready, self._goodbye = writer, False, None
+        self._write(f"/hello {CLIENT_NAME} {__version__}")
+        framer = LineFramer(max_line_bytes=MAX_SERVER_LINE_BYTES)
+        async for data in self._received(reader):
+            for item in framer.feed(data):
+                if isinstance(item, Line):  # an overlong or undecodable line is skipped
+                    self._handle_line(item.text)
+        if self._goodbye is not None:
+            return self._goodbye
+        return "the server closed the connection"
+
+    def _end_session(self, writer: asyncio.StreamWriter) -> None:
+        self._writer, self._ready = None, False
+        writer.close()  # the transport closes on its own; nothing to wait for
+        self._session_over.set()
+
+    async def _received(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+        """The bytes the server sends, until it closes; pings it when it falls silent."""
+        pinged = False
+        while True:
+            timeout = (self._settings.keepalive_timeout if pinged
+                       else self._settings.keepalive_interval)
+            try:
+                data = await asyncio.wait_for(reader.read(_READ_SIZE), timeout)
+            except asyncio.TimeoutError:
+                if pinged:
+                    raise _SilentServer() from None
+                self._write(f"/ping {KEEPALIVE_TOKEN}")
+                pinged = True
+                continue
+            if not data:
+                return
+            pinged = False
+            yield data
+
+    # What the server says
+
+    def _handle_line(self, line: str) -> None:
+        try:
+            event = decode_event(line)
+        except MalformedEvent:
+            if self._ready:
+                self._listener.notice("the server sent a line this client cannot read",
+                                      error=True)
+            return
+        if not self._ready:
+            # Before HELLO the server talks to people (its greeting): not for us.
+            if isinstance(event, Hello):
+                self._start_joining(event)
+            return
+        if isinstance(event, UnknownEvent) or self._handled_here(event):
+            return  # unknown events are ignored, so servers can add new ones
+        self._listener.event_received(event)
+        if isinstance(event, Welcome):  # after the WELCOME itself is shown
+            self._report_joined()
+
+    def _start_joining(self, hello: Hello) -> None:
+        self._ready = True
+        self._listener.event_received(hello)
+        self._joining, self._variants, self._base_nick = True, None, self.nick
+        self._write(f"/nick {self.nick}")
+
+    def _handled_here(self, event: Event) -> bool:
+        """Keep track of what the connection needs; True if the user need not see it."""
+        match event:
+            case Welcome(nick):
+                self._joined_as(nick)
+            case Error(ErrorCode.NICK_IN_USE, _) if self._joining:
+                return self._try_next_nick()
+            case Error(ErrorCode.BAD_NICK, _) if self._joining:
+                self._joining = False
+                self._listener.notice("choose a nickname with /nick NAME", error=True)
+            case NickChange(old, new) if nick_key(old) == nick_key(self.nick):
+                self.nick = new
+            case Pong(token):
+                return token == KEEPALIVE_TOKEN
+            case Bye(reason):
+                self._goodbye = reason
+        return False
+
+    def _joined_as(self, nick: str) -> None:
+        self.nick = nick
+        self._joined, self._joining, self._variants = True, False, None
+
+    def _report_joined(self) -> None:
+        state = ConnectionState.RECONNECTED if self._ever_joined else ConnectionState.CONNECTED
+        self._ever_joined = True
+        self._listener.connection_changed(state, "")
+
+    def _try_next_nick(self) -> bool:
+        """The nickname is taken: try the next variant; False when there are none left."""
+        if self._variants is None:
+            self._variants = nick_variants(self._base_nick)
+        taken, candidate = self.nick, next(self._variants, None)
+        if candidate is None:
+            self.nick, self._joining = self._base_nick, False
+            self._listener.notice(f"nickname {self._base_nick} and its variants are taken; "
+                                  "choose one with /nick NAME", error=True)
+            return False
+        self.nick = candidate
+        self._listener.notice(f"nickname {taken} is taken; trying {candidate}")
+        self._write(f"/nick {candidate}")
+        return True
+
+    # Reporting
+
+    def _report_attempt(self) -> None:
+        if self._ever_joined:
+            self._listener.connection_changed(ConnectionState.RECONNECTING,
+                                              f"trying {self.address}")
+        else:
+            self._listener.connection_changed(ConnectionState.CONNECTING, self.address)
+
+    async def _wait_before_retry(self, reason: str, delay: float) -> None:
+        state = (ConnectionState.RECONNECTING if self._ever_joined
+                 else ConnectionState.CONNECTING)
+        self._listener.connection_changed(state, f"next try in {delay:g}s ({reason})")
+        await asyncio.sleep(delay)
+
+    def _write(self, line: str) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(line.encode("utf-8") + b"\n")
+
+
+def describe_error(error: BaseException) -> str:
+    """A short, human reason for a failed connection."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, socket.gaierror):
+        return "unknown host"
+    if isinstance(error, asyncio.TimeoutError):
+        return "no answer"
+    if isinstance(error, ConnectionResetError):
+        return "connection reset"
+    return getattr(error, "strerror", None) or type(error).__name__

@@ -1,0 +1,141 @@
+"""Driving the real client application without a terminal.
+
+The application runs on an asyncio loop with prompt_toolkit's pipe input (keys are typed
+into it) and an output that records every byte the renderer writes. Waits poll a condition
+against a deadline; blocking socket reads of the test's own raw clients run in a thread,
+so the client's loop keeps going meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from chat_client.app import ChatClient, create_app
+from chat_client.connection import ConnectionSettings
+
+WAIT = 10.0
+T = TypeVar("T")
+
+FAST = ConnectionSettings(connect_timeout=2.0, first_retry_delay=0.1, max_retry_delay=0.5,
+                          keepalive_interval=30.0, keepalive_timeout=10.0, quit_timeout=2.0)
+"""Short retry delays, so reconnection tests take a fraction of a second."""
+
+PAGE_UP, PAGE_DOWN, UP, DOWN = "\x1b[5~", "\x1b[6~", "\x1b[A", "\x1b[B"
+TAB, ENTER, CTRL_C, CTRL_D = "\t", "\r", "\x03", "\x04"
+
+
+def paste(text: str) -> str:
+    """The bytes a terminal sends for a bracketed paste of `text`."""
+    return f"\x1b[200~{text}\x1b[201~"
+
+
+class RecordingOutput(DummyOutput):
+    """A dummy output that keeps everything written to the terminal, and counts bells."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+        self.bells = 0
+
+    def write(self, data: str) -> None:
+        """Record text the renderer writes."""
+        self.written.append(data)
+
+    def write_raw(self, data: str) -> None:
+        """Record raw output (escape sequences a renderer would send as they are)."""
+        self.written.append(data)
+
+    def bell(self) -> None:
+        """Count a bell instead of ringing it."""
+        self.bells += 1
+
+    @property
+    def text(self) -> str:
+        """Everything written so far."""
+        return "".join(self.written)
+
+
+@dataclass
+class RunningClient:
+    """A client application running in the test's loop, with its keyboard and screen."""
+
+    client: ChatClient
+    keyboard: PipeInput
+    output: RecordingOutput
+    task: asyncio.Task[None]
+
+    def type(self, keys: str) -> None:
+        """Type `keys` (text, or escape sequences such as `PAGE_UP`)."""
+        self.keyboard.send_text(keys)
+
+    @property
+    def pane(self) -> str:
+        """The message pane as it is drawn now, one line per screen row."""
+        return "\n".join(self.client.scrollback.visible_text())
+
+    @property
+    def scrollback(self) -> list[str]:
+        """Every entry in the scrollback, as plain text."""
+        return [entry.text for entry in self.client.state.entries]
+
+    @property
+    def input_text(self) -> str:
+        """What is in the input line."""
+        return self.client.input_buffer.text
+
+    async def wait_for_pane(self, text: str, timeout: float = WAIT) -> None:
+        """Wait until `text` is visible in the message pane."""
+        await wait_until(lambda: text in self.pane, f"{text!r} in the pane:\n{self.pane}",
+                         timeout)
+
+    async def wait_until_joined(self, timeout: float = WAIT) -> None:
+        """Wait until the client is in the room."""
+        state = self.client.state
+        await wait_until(lambda: state.connection.is_up, "the client to join", timeout)
+
+
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    """Poll `condition` until it holds; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def in_thread(function: Callable[..., T], *args: object) -> Awaitable[T]:
+    """Run a blocking call (a raw client's read) without stopping the client's loop."""
+    return asyncio.to_thread(function, *args)
+
+
+@asynccontextmanager
+async def running_client(port: int, nick: str, *, host: str = "127.0.0.1",
+                         settings: ConnectionSettings = FAST,
+                         output: RecordingOutput | None = None) -> AsyncIterator[RunningClient]:
+    """Run the real application against `host:port`; it is ended (quietly) on the way out."""
+    with create_pipe_input() as keyboard:
+        output = output or RecordingOutput()
+        client = create_app(host, port, nick, input=keyboard, output=output, settings=settings)
+        task = asyncio.create_task(client.run_async())
+        running = RunningClient(client, keyboard, output, task)
+        try:
+            await wait_until(lambda: client.application.is_running or task.done(),
+                             "the application to start")
+            yield running
+        finally:
+            if not task.done() and client.application.is_running:
+                client.application.exit()
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(task, WAIT)
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run an async test scenario to its end."""
+    asyncio.run(scenario())

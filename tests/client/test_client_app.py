@@ -1,0 +1,272 @@
+"""The real application, driven through a pipe and a recording output, against a real server.
+
+Each test starts `python -m chat_server` on 127.0.0.1 (the `server` / `server_factory`
+fixtures), runs the client in this process, types keys into it and looks at its message
+pane, its state and what it wrote to the terminal; raw line clients play the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chat_testing import LineClient, ServerProcess, close_all, machine_client
+from client_harness import (
+    CTRL_C, CTRL_D, DOWN, ENTER, PAGE_DOWN, PAGE_UP, TAB, UP, in_thread, paste, run,
+    running_client, wait_until,
+)
+
+from chat_client.state import ConnectionState
+
+
+def test_a_typed_message_comes_back_in_the_pane(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        async with running_client(server.port, "alice") as alice:
+            await alice.wait_until_joined()
+            alice.type("hello, room" + ENTER)
+            await alice.wait_for_pane("<alice> hello, room")
+            assert alice.input_text == ""
+    run(scenario)
+
+
+def test_another_clients_message_shows_and_a_mention_rings_the_bell(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_for_pane("--> alice joined")
+                bob.send_line("just saying", "alice: 你好 🎉 lunch?", "/me waves")
+                await alice.wait_for_pane(" * bob waves")
+                assert "<bob> just saying" in alice.pane
+                assert "<bob> alice: 你好 🎉 lunch?" in alice.pane
+                assert alice.output.bells == 1  # the mention, not the other two
+                mention = [entry for entry in alice.client.state.entries if entry.mentions_me]
+                assert [entry.text[6:] for entry in mention] == ["<bob> alice: 你好 🎉 lunch?"]
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_the_status_bar_shows_server_nick_users_and_state(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                status = alice.client.application.layout.container.children[1]  # type: ignore[attr-defined]
+                text = "".join(t for _, t in status.content.text())
+                assert text.strip() == (f"[testroom {server.address}] alice | 2 users | "
+                                        "connected")
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_tab_completes_nicknames_and_commands(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    carol = machine_client(server.port, "carol")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type("bo" + TAB)
+                await wait_until(lambda: alice.input_text == "bob: ", "bob: in the input")
+                alice.type("see /m" + TAB)  # a command only completes at the line's start
+                alice.type(ENTER)
+                await alice.wait_for_pane("<alice> bob: see /m")
+                alice.type("/m" + TAB)
+                await wait_until(lambda: alice.input_text == "/me ", "/me in the input")
+                alice.type(TAB)
+                await wait_until(lambda: alice.input_text == "/msg ", "/msg after a 2nd Tab")
+                alice.type("c" + TAB)
+                await wait_until(lambda: alice.input_text == "/msg carol", "carol completed")
+                alice.type(" psst" + ENTER)
+                await alice.wait_for_pane("-> *carol* psst")
+        run(scenario)
+        assert carol.read_until("PRIVMSG")[-1] == "PRIVMSG alice carol psst"
+    finally:
+        close_all([bob, carol])
+
+
+def test_up_and_down_walk_the_input_history(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        async with running_client(server.port, "alice") as alice:
+            await alice.wait_until_joined()
+            alice.type("first" + ENTER + "second" + ENTER)
+            await alice.wait_for_pane("<alice> second")
+            alice.type(UP)
+            await wait_until(lambda: alice.input_text == "second", "second from history")
+            alice.type(UP)
+            await wait_until(lambda: alice.input_text == "first", "first from history")
+            alice.type(DOWN)
+            await wait_until(lambda: alice.input_text == "second", "second again")
+            alice.type(ENTER)
+            await wait_until(lambda: alice.pane.count("<alice> second") == 2, "resent")
+    run(scenario)
+
+
+def test_a_taken_nickname_falls_back_to_a_variant_and_says_so(server: ServerProcess) -> None:
+    others = [machine_client(server.port, "alice"), machine_client(server.port, "alice_")]
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_for_pane("--> alice2 joined")
+                assert alice.client.state.nick == "alice2"
+                assert "nickname alice is taken; trying alice_" in alice.pane
+                assert "nickname alice_ is taken; trying alice2" in alice.pane
+                assert "NICK_IN_USE" not in alice.pane  # the fallback explains it instead
+        run(scenario)
+    finally:
+        close_all(others)
+
+
+def test_pasted_lines_are_sent_as_separate_messages_in_order(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type("before: ")
+                alice.type(paste("one\ntwo\r\n\nthree\nunfinished"))
+                await alice.wait_for_pane("<alice> three")
+                assert alice.input_text == "unfinished"  # the last line waits for Enter
+                lines = await in_thread(bob.read_until, "MSG alice three")
+                assert [line for line in lines if line.startswith("MSG")] == [
+                    "MSG alice before: one", "MSG alice two", "MSG alice three"]
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_escape_sequences_sent_by_a_raw_client_never_reach_the_terminal(
+        server: ServerProcess) -> None:
+    mallory = LineClient(server.port)
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                mallory.send_line("mallory")  # a talker-style join, no /hello
+                await alice.wait_for_pane("--> mallory joined")
+                written_before = len(alice.output.written)
+                mallory.send_line("\x1b[2J\x1b]0;pwned\x07plain \x1b[31mred\x1b[0m\x07 "
+                                  "\u202eevil \x9b5m")
+                await alice.wait_for_pane("<mallory> plain red evil")
+                await wait_until(lambda: "evil" in "".join(alice.output.written[written_before:]),
+                                 "the message drawn on the terminal")
+                drawn = "".join(alice.output.written[written_before:])
+                assert "\x1b" not in drawn and "\x07" not in drawn and "\u202e" not in drawn
+                assert "\x9b" not in drawn and "pwned" not in drawn
+                assert alice.output.bells == 0
+        run(scenario)
+    finally:
+        close_all([mallory])
+
+
+def test_the_server_restarts_and_the_client_reconnects_and_rejoins(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    first = server_factory("--flood", "off")
+    states: list[ConnectionState] = []
+
+    async def scenario() -> None:
+        async with running_client(first.port, "alice") as alice:
+            await alice.wait_until_joined()
+            alice.type("/nick alicia" + ENTER)  # the nick held now is the one to rejoin with
+            await alice.wait_for_pane("you are now known as alicia")
+            changed = alice.client.connection_changed
+
+            def record(state: ConnectionState, detail: str) -> None:
+                states.append(state)
+                changed(state, detail)
+            alice.client.connection_changed = record  # type: ignore[method-assign]
+            await in_thread(first.stop)
+            await alice.wait_for_pane("the server closed the connection: server shutting down")
+            await wait_until(lambda: ConnectionState.RECONNECTING in states, "reconnecting")
+            second = await in_thread(lambda: server_factory("--flood", "off", port=first.port))
+            bob = await in_thread(machine_client, second.port, "bob")
+            try:
+                await wait_until(lambda: alice.client.state.connection is
+                                 ConnectionState.RECONNECTED, "reconnected", timeout=15)
+                assert alice.client.state.nick == "alicia"
+                assert "reconnected: back in the room as alicia" in alice.pane
+                assert "reconnected" in "".join(
+                    text for _, text in alice.client.application.layout.container
+                    .children[1].content.text())  # type: ignore[attr-defined]
+                lines = await in_thread(bob.read_until, "JOIN alicia")
+                assert lines[-1] == "JOIN alicia"
+                alice.type("back again" + ENTER)
+                assert (await in_thread(bob.read_until, "MSG"))[-1] == "MSG alicia back again"
+            finally:
+                close_all([bob])
+    run(scenario)
+    assert states[:2] == [ConnectionState.LOST, ConnectionState.RECONNECTING]
+    assert states[-1] is ConnectionState.RECONNECTED
+
+
+def test_page_up_holds_the_view_and_counts_unread_until_page_down(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                bob.send_line(*(f"line {number}" for number in range(60)))
+                await alice.wait_for_pane("<bob> line 59")
+                alice.type(PAGE_UP)
+                await wait_until(lambda: not alice.client.state.following, "scrolled up")
+                assert "<bob> line 59" not in alice.pane
+                held = alice.pane
+                bob.send_line("new one", "new two")
+                await wait_until(lambda: alice.client.state.unread == 2, "2 unread")
+                assert alice.pane == held
+                alice.type(PAGE_DOWN + PAGE_DOWN + PAGE_DOWN)
+                await alice.wait_for_pane("<bob> new two")
+                assert alice.client.state.unread == 0 and alice.client.state.following
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_clear_and_help_are_answered_by_the_client(server: ServerProcess) -> None:
+    async def scenario() -> None:
+        async with running_client(server.port, "alice") as alice:
+            await alice.wait_until_joined()
+            alice.type("/clear" + ENTER)
+            await wait_until(lambda: alice.scrollback == [], "an empty pane")
+            alice.type("/help" + ENTER)
+            await alice.wait_for_pane("client commands:")
+            assert "/msg NICK TEXT" in alice.pane and "PageUp / PageDown" in alice.pane
+    run(scenario)
+
+
+def test_ctrl_c_quits_cleanly_and_the_room_sees_it(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type(CTRL_C)
+                await wait_until(alice.task.done, "the application to end", timeout=5)
+                assert alice.task.exception() is None
+            assert (await in_thread(bob.read_until, "PART"))[-1] == "PART alice quit"
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_ctrl_d_quits_only_on_an_empty_line_and_quit_gives_a_reason(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type("abc" + CTRL_D)
+                await wait_until(lambda: alice.input_text == "abc", "abc typed")
+                assert not alice.task.done()
+                alice.type("\x15/quit off to lunch" + ENTER)  # Ctrl-U clears the line first
+                await wait_until(alice.task.done, "the application to end", timeout=5)
+            assert (await in_thread(bob.read_until, "PART"))[-1] == "PART alice off to lunch"
+            async with running_client(server.port, "carol") as carol:
+                await carol.wait_until_joined()
+                carol.type(CTRL_D)
+                await wait_until(carol.task.done, "the application to end", timeout=5)
+        run(scenario)
+    finally:
+        close_all([bob])

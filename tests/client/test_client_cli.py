@@ -1,0 +1,79 @@
+"""The command line: addresses, nicknames, defaults, and quiet failure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from protocol import MAX_NICK_LENGTH, is_valid_nick
+
+from chat_client.cli import build_parser, main, parse_address
+from chat_client.nicks import nick_from_login, nick_variants
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("localhost", ("localhost", 7777)),
+    ("localhost:8000", ("localhost", 8000)),
+    ("192.168.1.20:7777", ("192.168.1.20", 7777)),
+    ("[::1]:7000", ("::1", 7000)),
+    ("[::1]", ("::1", 7777)),
+    ("::1", ("::1", 7777)),
+    ("fe80::1%eth0", ("fe80::1%eth0", 7777)),
+])
+def test_addresses(text: str, address: tuple[str, int]) -> None:
+    assert parse_address(text) == address
+
+
+@pytest.mark.parametrize("text", ["host:", "host:http", "host:0", "host:70000", ":7777",
+                                  "[::1", "[::1]7777", "[]:1"])
+def test_bad_addresses_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_address(text)
+
+
+def test_defaults() -> None:
+    args = build_parser().parse_args([])
+    assert parse_address(args.address) == ("localhost", 7777) and args.nick is None
+
+
+@pytest.mark.parametrize(("argv", "complaint"), [
+    (["--nick", "no spaces"], "--nick 'no spaces'"),
+    (["--nick", "x" * 17], "at most 16 characters"),
+    (["host:99999"], "not a port number"),
+])
+def test_a_bad_nick_or_address_is_a_usage_error(argv: list[str], complaint: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_the_module_runs_and_explains_itself() -> None:
+    result = subprocess.run([sys.executable, "-m", "chat_client", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert "HOST[:PORT]" in result.stdout and "--nick" in result.stdout
+
+
+@pytest.mark.parametrize(("login", "nick"), [
+    ("alice", "alice"), ("john.doe", "johndoe"), ("Ana María", "AnaMaría"),
+    ("a" * 40, "a" * MAX_NICK_LENGTH), ("...", "guest"), ("", "guest"), ("张三", "张三"),
+])
+def test_default_nick_from_the_login_name(login: str, nick: str) -> None:
+    assert nick_from_login(login) == nick
+    assert is_valid_nick(nick_from_login(login))
+
+
+def test_nick_variants_are_valid_distinct_and_sensible() -> None:
+    variants = list(nick_variants("alice"))
+    assert variants[:3] == ["alice_", "alice2", "alice3"]
+    assert len(set(variants)) == len(variants) == 20
+    long = list(nick_variants("a" * MAX_NICK_LENGTH))
+    assert all(is_valid_nick(nick) and len(nick) <= MAX_NICK_LENGTH for nick in long)
+    assert long[0] == "a" * (MAX_NICK_LENGTH - 1) + "_"
