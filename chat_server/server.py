@@ -78,7 +78,7 @@ class ChatServer:
     def open_session(self, sock: socket.socket, address: str) -> None:
         """Start serving a newly accepted connection (or turn it away when full)."""
         sock.setblocking(False)
-        if len(self.sessions) >= self.config.max_clients or self.shutting_down:
+        if len(self.sessions) >= self.config.max_clients:
             self._turn_away(sock)
             return
         session = Session(
@@ -111,15 +111,14 @@ class ChatServer:
                                  name=f"close deadline {session.address}")
 
     def _turn_away(self, sock: socket.socket) -> None:
-        reason = (PartReason.SERVER_SHUTTING_DOWN if self.shutting_down
-                  else PartReason.SERVER_FULL)
         # Sent before any /hello could arrive, so in the machine form, which reads plainly.
-        farewell = encode_event(Error(ErrorCode.SERVER_FULL,
-                                      f"the room is full ({self.config.max_clients} "
-                                      "connections); try again later")) \
-            if reason == PartReason.SERVER_FULL else b""
+        farewell = (
+            encode_event(Error(ErrorCode.SERVER_FULL, f"the room is full "
+                               f"({self.config.max_clients} connections); try again later"))
+            + encode_event(Bye(PartReason.SERVER_FULL))
+        )
         try:
-            sock.send(farewell + encode_event(Bye(reason)))
+            sock.send(farewell)
             sock.shutdown(socket.SHUT_WR)
             sock.recv(65536)  # read what already came, so closing does not reset the peer
         except OSError:
