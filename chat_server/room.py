@@ -10,6 +10,7 @@ quitter gets every room event from before its /quit, then BYE, then nothing.
 
 from __future__ import annotations
 
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,6 +72,9 @@ class Room:
         self.has_outgoing = Parking()  # the broadcaster parks here while `outgoing` is empty
         self._members: dict[Any, None] = {}  # joined members, in join order
         self._by_key: dict[str, Any] = {}  # nick_key(nick) -> member
+        # Connections that sent /hello. `member.machine` turns on only when the HELLO is
+        # delivered, which may be after the next lines from the same packet are handled.
+        self._said_hello: weakref.WeakSet[Any] = weakref.WeakSet()
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             Say: self._say, SetNick: self._set_nick, Me: self._me,
             SendPrivate: self._send_private, Who: self._who, Quit: self._quit,
@@ -145,7 +149,7 @@ class Room:
     def _say(self, member: Member, command: Say) -> None:
         if self.is_joined(member):
             self._queue(ToRoom(Message(member.nick, command.text)))  # type: ignore[arg-type]
-        elif not member.machine:
+        elif not (member.machine or member in self._said_hello):
             self._join(member, command.text.strip())  # talker style: the first line is a name
         else:
             self._error(member, ErrorCode.NOT_JOINED, "choose a nickname first: /nick NAME")
@@ -192,6 +196,7 @@ class Room:
 
     def _start_machine_mode(self, member: Member, command: StartMachineMode) -> None:
         # The connection switches to machine events from the HELLO on (see Session.deliver).
+        self._said_hello.add(member)
         self._reply(member, Hello(self.server_name))
 
     def _unknown_command(self, member: Member, command: UnknownCommand) -> None:
