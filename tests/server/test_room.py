@@ -43,17 +43,21 @@ class Chat:
     def connect(self, *, machine: bool = True, limit: int = 1 << 20) -> Session:
         """A new connection, greeted (and switched to machine events unless `machine=False`),
         with everything it was sent so far read and thrown away."""
-        session = Session(
-            None,  # type: ignore[arg-type]  # the room and audience never touch the socket
-            f"192.0.2.{next(self._numbers)}:40000",
-            outbox_limit=limit, flood=None, now=0.0, on_hang_up=self.hung_up.append,
-        )
+        session = self.new_session(limit)
         self.room.greet(session)
         if machine:
             self.room.handle_line(session, "/hello test-client 1")
         self.pump()
         take_bytes(session)
         return session
+
+    def new_session(self, limit: int = 1 << 20) -> Session:
+        """A Session for a connection that has not even been greeted yet."""
+        return Session(
+            None,  # type: ignore[arg-type]  # the room and audience never touch the socket
+            f"192.0.2.{next(self._numbers)}:40000",
+            outbox_limit=limit, flood=None, now=0.0, on_hang_up=self.hung_up.append,
+        )
 
     def join(self, nick: str, *, machine: bool = True, limit: int = 1 << 20) -> Session:
         """A connection that has joined as `nick`, its own outbox emptied (the others still
@@ -119,8 +123,7 @@ def chat() -> Chat:
 
 def test_a_new_connection_is_greeted_with_the_server_name_and_head_count(chat: Chat) -> None:
     chat.join("alice")
-    session = Session(None, "192.0.2.99:1", outbox_limit=1 << 16, flood=None,  # type: ignore[arg-type]
-                      now=0.0, on_hang_up=chat.hung_up.append)
+    session = chat.new_session()
     chat.room.greet(session)
     chat.pump()
     greeting = take_bytes(session).decode()
