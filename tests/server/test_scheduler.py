@@ -651,14 +651,18 @@ def test_a_reader_that_loops_back_to_recv_wait_stays_registered_between_lines(
     wakes: list[int] = []
 
     def reader() -> TaskGenerator:
-        for _ in range(100):
+        for _ in range(1000):
             yield recv_wait(left)
-            wakes.append(len(left.recv(65536)))
+            data = left.recv(65536)
+            if not data:
+                return
+            wakes.append(len(data))
 
     def writer() -> TaskGenerator:
         for _ in range(100):
             right.send(b"x\n")
-            yield sleep(0.001)
+            yield sleep(0.001)  # the reader reads each line before the next is sent
+        right.shutdown(socket.SHUT_WR)
 
     scheduler = Scheduler()
     scheduler.spawn(reader())
