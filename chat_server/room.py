@@ -10,7 +10,6 @@ quitter gets every room event from before its /quit, then BYE, then nothing.
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ class Member(Protocol):
     """What the room needs of a connection (the server's `Session` is one)."""
 
     nick: str | None
-    machine: bool
+    said_hello: bool  # set by the room when it handles /hello
 
     def stop_reading(self) -> None:
         """Handle no more lines from this connection."""
@@ -72,9 +71,6 @@ class Room:
         self.has_outgoing = Parking()  # the broadcaster parks here while `outgoing` is empty
         self._members: dict[Any, None] = {}  # joined members, in join order
         self._by_key: dict[str, Any] = {}  # nick_key(nick) -> member
-        # Connections that sent /hello. `member.machine` turns on only when the HELLO is
-        # delivered, which may be after the next lines from the same packet are handled.
-        self._said_hello: weakref.WeakSet[Any] = weakref.WeakSet()
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             Say: self._say, SetNick: self._set_nick, Me: self._me,
             SendPrivate: self._send_private, Who: self._who, Quit: self._quit,
@@ -149,7 +145,7 @@ class Room:
     def _say(self, member: Member, command: Say) -> None:
         if self.is_joined(member):
             self._queue(ToRoom(Message(member.nick, command.text)))  # type: ignore[arg-type]
-        elif not (member.machine or member in self._said_hello):
+        elif not member.said_hello:
             self._join(member, command.text.strip())  # talker style: the first line is a name
         else:
             self._error(member, ErrorCode.NOT_JOINED, "choose a nickname first: /nick NAME")
@@ -195,8 +191,10 @@ class Room:
         self._reply(member, Info("  //text                 say text that starts with /"))
 
     def _start_machine_mode(self, member: Member, command: StartMachineMode) -> None:
-        # The connection switches to machine events from the HELLO on (see Session.deliver).
-        self._said_hello.add(member)
+        # From now on the room treats this connection as a program (text before joining is
+        # an error, not a nickname). Its output switches when the HELLO is delivered, after
+        # whatever was queued before it (see Session.deliver).
+        member.said_hello = True
         self._reply(member, Hello(self.server_name))
 
     def _unknown_command(self, member: Member, command: UnknownCommand) -> None:

@@ -32,7 +32,8 @@ class Session:
         self.sock = sock
         self.address = address
         self.nick: str | None = None
-        self.machine = False  # machine events (after /hello) or lines for people
+        self.said_hello = False  # the room handled this connection's /hello
+        self.machine = False  # output in machine events (from the HELLO on) or for people
         self.framer = LineFramer()
         self.outbox = Outbox(outbox_limit)
         self.flood = TokenBucket(flood, now) if flood is not None else None
