@@ -32,8 +32,8 @@ class Audience:
         if isinstance(item, ToRoom):
             if item.leaving is not None:
                 self._listeners.pop(item.leaving, None)
-            if item.joining is not None:
-                self._listeners[item.joining] = None
+            if item.joining is not None and not item.joining.hanging_up:
+                self._listeners[item.joining] = None  # (unless cut off before its JOIN)
             self._fan_out(item.event)
         elif isinstance(item, ToMember):
             item.member.deliver(item.event)
