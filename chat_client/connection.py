@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import Awaitable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from protocol import (
     Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent, NickChange, Pong,
@@ -37,6 +38,7 @@ MAX_SERVER_LINE_BYTES = 1 << 20
 KEEPALIVE_TOKEN = "chat-client-keepalive"
 """The token of the client's own pings; their PONGs are not shown."""
 _READ_SIZE = 65536
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +74,6 @@ def retry_delays(first: float, cap: float) -> Iterator[float]:
         delay *= 2
 
 
-class _SilentServer(Exception):
-    """The server answered neither data nor a keepalive ping in time."""
-
-
 class Connection:
     """Connects, joins, reads events and reconnects until `quit()`.
 
@@ -100,6 +98,8 @@ class Connection:
         self._goodbye: str | None = None  # the BYE reason, if the server gave one
         self._quitting = False
         self._session_over = asyncio.Event()
+        self._last_heard = 0.0  # time.monotonic() of the last bytes from the server
+        self._went_silent = False  # the keepalive gave up on this connection
 
     @property
     def address(self) -> str:
@@ -147,7 +147,7 @@ class Connection:
             return
         self._write(f"/quit {reason}")
         with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._session_over.wait(), self._settings.quit_timeout)
+            await within(self._settings.quit_timeout, self._session_over.wait())
 
     # One connection, from connect to close
 
@@ -155,28 +155,32 @@ class Connection:
         """Connect and run one session; return why it ended, for the user."""
         self._report_attempt()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self._settings.connect_timeout)
+            reader, writer = await within(self._settings.connect_timeout,
+                                          asyncio.open_connection(self.host, self.port))
         except (OSError, asyncio.TimeoutError) as error:
             return describe_error(error)
         self._session_over.clear()
+        keepalive = asyncio.ensure_future(self._keep_alive(writer))
         try:
             return await self._session(reader, writer)
-        except _SilentServer:
-            return "the server stopped answering"
         except OSError as error:
             return describe_error(error)
         finally:
+            keepalive.cancel()
             self._end_session(writer)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         self._writer, self._ready, self._goodbye = writer, False, None
+        self._went_silent = False
         self._write(f"/hello {CLIENT_NAME} {__version__}")
         framer = LineFramer(max_line_bytes=MAX_SERVER_LINE_BYTES)
-        async for data in self._received(reader):
+        while data := await reader.read(_READ_SIZE):
+            self._last_heard = time.monotonic()
             for item in framer.feed(data):
                 if isinstance(item, Line):  # an overlong or undecodable line is skipped
                     self._handle_line(item.text)
+        if self._went_silent:
+            return "the server stopped answering"
         if self._goodbye is not None:
             return self._goodbye
         return "the server closed the connection"
@@ -186,24 +190,25 @@ class Connection:
         writer.close()  # the transport closes on its own; nothing to wait for
         self._session_over.set()
 
-    async def _received(self, reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
-        """The bytes the server sends, until it closes; pings it when it falls silent."""
-        pinged = False
+    async def _keep_alive(self, writer: asyncio.StreamWriter) -> None:
+        """Ping a server that has been silent; close the link if the ping goes unanswered.
+
+        A separate task rather than a timeout around each read: closing the transport ends
+        the read loop with an ordinary end of stream.
+        """
+        self._last_heard = time.monotonic()
         while True:
-            timeout = (self._settings.keepalive_timeout if pinged
-                       else self._settings.keepalive_interval)
-            try:
-                data = await asyncio.wait_for(reader.read(_READ_SIZE), timeout)
-            except asyncio.TimeoutError:
-                if pinged:
-                    raise _SilentServer() from None
-                self._write(f"/ping {KEEPALIVE_TOKEN}")
-                pinged = True
+            quiet_for = time.monotonic() - self._last_heard
+            if quiet_for < self._settings.keepalive_interval:
+                await asyncio.sleep(self._settings.keepalive_interval - quiet_for)
                 continue
-            if not data:
+            pinged_at = time.monotonic()
+            self._write(f"/ping {KEEPALIVE_TOKEN}")
+            await asyncio.sleep(self._settings.keepalive_timeout)
+            if self._last_heard < pinged_at:
+                self._went_silent = True
+                writer.close()
                 return
-            pinged = False
-            yield data
 
     # What the server says
 
@@ -292,6 +297,25 @@ class Connection:
     def _write(self, line: str) -> None:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(line.encode("utf-8") + b"\n")
+
+
+async def within(seconds: float, awaitable: Awaitable[T]) -> T:
+    """Await `awaitable` for at most `seconds`, else raise `asyncio.TimeoutError`.
+
+    Unlike `asyncio.wait_for` before Python 3.12, a cancellation of the caller is never
+    swallowed when it coincides with the awaitable finishing, so a task that is told to
+    stop (the application ending) always stops.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        raise asyncio.TimeoutError()
+    return task.result()
 
 
 def describe_error(error: BaseException) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -132,8 +132,7 @@ async def running_client(port: int, nick: str, *, host: str = "127.0.0.1",
         finally:
             if not task.done() and client.application.is_running:
                 client.application.exit()
-            with suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(task, WAIT)
+            await asyncio.wait_for(task, WAIT)  # an application that does not end fails
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:

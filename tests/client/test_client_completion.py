@@ -1,12 +1,13 @@
-"""Tab completion of nicknames and commands, as a pure completer."""
+"""Tab completion of nicknames and commands: the completer and the irssi-style cycling."""
 
 from __future__ import annotations
 
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from chat_client.commands import command_names
-from chat_client.completion import ChatCompleter
+from chat_client.completion import ChatCompleter, TabCycler
 
 
 def completions(text: str, users: list[str] | None = None) -> list[str]:
@@ -34,3 +35,41 @@ def test_commands_complete_at_the_start_of_the_line() -> None:
 def test_nothing_matches_nothing() -> None:
     assert completions("zed") == []
     assert completions("say /m") == []
+
+
+def cycler_buffer(text: str) -> tuple[TabCycler, Buffer]:
+    buffer = Buffer(multiline=False)
+    buffer.document = Document(text, len(text))
+    return TabCycler(ChatCompleter(lambda: ["bob", "Bobby", "carol"], command_names())), buffer
+
+
+def test_tab_cycles_through_the_matches_and_back_round() -> None:
+    tab, buffer = cycler_buffer("hi bo")
+    seen = []
+    for _ in range(3):
+        tab.complete(buffer)
+        seen.append(buffer.text)
+    assert seen == ["hi bob", "hi Bobby", "hi bob"]
+    tab.complete(buffer, step=-1)
+    assert buffer.text == "hi Bobby" and buffer.cursor_position == len("hi Bobby")
+
+
+def test_typing_after_a_completion_starts_a_new_one() -> None:
+    tab, buffer = cycler_buffer("bo")
+    tab.complete(buffer)
+    buffer.insert_text("hello ca")
+    tab.complete(buffer)
+    assert buffer.text == "bob: hello carol"
+
+
+def test_tab_with_no_match_changes_nothing() -> None:
+    tab, buffer = cycler_buffer("xyz")
+    tab.complete(buffer)
+    assert buffer.text == "xyz"
+
+
+def test_completion_keeps_the_text_after_the_cursor() -> None:
+    tab, buffer = cycler_buffer("")
+    buffer.document = Document("ca and bob", 2)
+    tab.complete(buffer)
+    assert buffer.text == "carol:  and bob" and buffer.cursor_position == len("carol: ")

@@ -1,0 +1,126 @@
+"""End to end in a real terminal, as a person uses it: tmux runs two `chat-client`s.
+
+A tmux server on its own socket runs `python -m chat_client` in two
+windows against a real server. Keys are typed with `send-keys` and what each terminal shows
+is read with `capture-pane`, so this covers what the pipe tests cannot: a real terminal,
+real escape sequences, real widths of 你好 and 🎉, and a clean exit on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chat_testing import ServerProcess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WAIT = 15.0
+EXITED = "chat-client exited with status "
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
+                                reason="tmux is not installed (.ci/run installs it)")
+
+
+class Tmux:
+    """A private tmux server: every command goes to its own socket, never the user's.
+
+    The socket is a path in the test's temporary directory (`-S`) rather than a name
+    (`-L`), because tmux leaves its socket file behind after `kill-server`.
+    """
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket = str(socket_path)
+
+    def __call__(self, *args: str) -> str:
+        result = subprocess.run(["tmux", "-S", self.socket, "-f", os.devnull, *args],
+                                capture_output=True, text=True, timeout=10, check=True)
+        return result.stdout
+
+    def start_client(self, window: str, port: int, nick: str) -> None:
+        client = shlex.join([sys.executable, "-m", "chat_client", f"127.0.0.1:{port}",
+                             "--nick", nick])
+        # After the client ends, the shell says how, and the window stays to be read.
+        script = f'{client}; echo "{EXITED}$?"; sleep {WAIT * 4:.0f}'
+        command = shlex.join(["sh", "-c", script])
+        where = ["-c", ROOT, "-e", f"PYTHONPATH={ROOT}", "-n", window]
+        if window == "alice":
+            self("new-session", "-d", "-s", "chat", "-x", "90", "-y", "20", *where, command)
+        else:
+            self("new-window", "-d", "-t", "chat", *where, command)
+
+    def screen(self, window: str) -> str:
+        return self("capture-pane", "-p", "-t", f"chat:{window}")
+
+    def wait_for(self, window: str, condition: Callable[[str], bool], what: str) -> str:
+        deadline = time.monotonic() + WAIT
+        while True:
+            screen = self.screen(window)
+            if condition(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what} in {window}:\n{screen}")
+            time.sleep(0.1)
+
+    def type(self, window: str, text: str) -> None:
+        self("send-keys", "-t", f"chat:{window}", "-l", text)  # -l: the text, not key names
+        self("send-keys", "-t", f"chat:{window}", "Enter")
+
+    def wait_for_exit(self, window: str) -> str:
+        """Wait until the client in the window ends; return its exit status.
+
+        The status is printed by the shell around the client: tmux's own `pane_dead_status`
+        sometimes stays empty when the terminal closes before the process is reaped.
+        """
+        screen = self.wait_for(window, lambda s: EXITED in s, "the client to exit")
+        return screen.split(EXITED, 1)[1].split()[0]
+
+    def kill_server(self) -> None:
+        subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True,
+                       timeout=10)
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    # A short directory of its own: a socket path must stay under about 100 bytes.
+    with tempfile.TemporaryDirectory(prefix="chat-tmux-") as directory:
+        session = Tmux(Path(directory) / "socket")
+        try:
+            yield session
+        finally:
+            session.kill_server()
+
+
+def test_two_people_chat_in_real_terminals(server: ServerProcess, tmux: Tmux) -> None:
+    tmux.start_client("alice", server.port, "alice")
+    tmux.wait_for("alice", lambda s: "alice | 1 user | connected" in s, "alice connected")
+    tmux.start_client("bob", server.port, "bob")
+    tmux.wait_for("alice", lambda s: "--> bob joined" in s, "bob joining")
+
+    tmux.type("alice", "hello bob, 你好 🎉")
+    screen = tmux.wait_for("bob", lambda s: "<alice> hello bob, 你好 🎉" in s, "alice's words")
+    assert "bob | 2 users | connected" in screen
+
+    tmux.type("bob", "/me waves back")
+    tmux.wait_for("alice", lambda s: " * bob waves back" in s, "bob's action")
+
+    tmux.type("alice", "/quit see you")
+    tmux.wait_for("bob", lambda s: "<-- alice left (see you)" in s, "alice leaving")
+    assert tmux.wait_for_exit("alice") == "0"
+    assert "Traceback" not in tmux.screen("alice")
+
+
+def test_ctrl_c_leaves_cleanly_in_a_real_terminal(server: ServerProcess, tmux: Tmux) -> None:
+    tmux.start_client("alice", server.port, "alice")
+    tmux.wait_for("alice", lambda s: "alice | 1 user | connected" in s, "alice connected")
+    tmux("send-keys", "-t", "chat:alice", "C-c")
+    assert tmux.wait_for_exit("alice") == "0"
+    assert "Traceback" not in tmux.screen("alice")
