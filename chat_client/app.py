@@ -53,6 +53,7 @@ class ChatClient:
         self.input_buffer = Buffer(name="input", multiline=False, history=InMemoryHistory(),
                                    accept_handler=self._accept)
         self._tab = TabCycler(ChatCompleter(self._others_in_room, command_names()))
+        self.status_control = FormattedTextControl(lambda: render_status(self.state))
         self._clock = clock
         self._quitting = False
         self.application: Application[None] = Application(
@@ -77,8 +78,7 @@ class ChatClient:
                               height=1)
         body = HSplit([
             Window(self.scrollback, wrap_lines=False),
-            Window(FormattedTextControl(lambda: render_status(self.state)), height=1,
-                   style="class:status"),
+            Window(self.status_control, height=1, style="class:status"),
             input_window,
         ])
         return Layout(body, focused_element=input_window)
@@ -120,7 +120,8 @@ class ChatClient:
         return bindings
 
     def _others_in_room(self) -> list[str]:
-        return [user for user in self.state.users if user != self.state.nick]
+        # Cleaned like everything from the network: a completion lands in the input line.
+        return [clean(user) for user in self.state.users if user != self.state.nick]
 
     # What the user types (commands.InputActions)
 

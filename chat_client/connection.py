@@ -57,7 +57,7 @@ class ConnectionListener(Protocol):
     """What the connection tells the rest of the client."""
 
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
-        """The connection moved to `state`; `detail` says more (`next try in 2s`)."""
+        """The connection moved to `state`; `detail` says more (`in 2s (connection refused)`)."""
 
     def event_received(self, event: Event) -> None:
         """An event from the server, after `/hello`, in order."""
@@ -120,7 +120,7 @@ class Connection:
                 break
             if self._joined:  # it worked for a while: report the loss, back off from scratch
                 delays, failures = self._fresh_delays(), 0
-                self._listener.connection_changed(ConnectionState.LOST, reason)
+                self._listener.connection_changed(ConnectionState.LOST, f"({reason})")
                 self._listener.notice(f"connection lost ({reason}); reconnecting", error=True)
             else:
                 failures += 1
@@ -283,15 +283,14 @@ class Connection:
 
     def _report_attempt(self) -> None:
         if self._ever_joined:
-            self._listener.connection_changed(ConnectionState.RECONNECTING,
-                                              f"trying {self.address}")
+            self._listener.connection_changed(ConnectionState.RECONNECTING, "now")
         else:
-            self._listener.connection_changed(ConnectionState.CONNECTING, self.address)
+            self._listener.connection_changed(ConnectionState.CONNECTING, "")
 
     async def _wait_before_retry(self, reason: str, delay: float) -> None:
         state = (ConnectionState.RECONNECTING if self._ever_joined
                  else ConnectionState.CONNECTING)
-        self._listener.connection_changed(state, f"next try in {delay:g}s ({reason})")
+        self._listener.connection_changed(state, f"in {delay:g}s ({reason})")
         await asyncio.sleep(delay)
 
     def _write(self, line: str) -> None:

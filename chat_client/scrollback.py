@@ -29,45 +29,69 @@ Row = Fragments
 @lru_cache(maxsize=8192)
 def wrap_entry(entry: Entry, width: int) -> tuple[Row, ...]:
     """The screen lines of `entry` in a pane `width` columns wide (cached: entries are frozen)."""
-    indent = TIMESTAMP_WIDTH if width > TIMESTAMP_WIDTH * 2 else 0
-    return wrap_fragments(entry.fragments, width, indent)
+    return wrap_fragments(entry.fragments, width, TIMESTAMP_WIDTH)
 
 
 def wrap_fragments(fragments: Fragments, width: int, indent: int = 0) -> tuple[Row, ...]:
     """Cut `fragments` into rows of at most `width` columns; rows after the first are indented.
 
-    A character never straddles two rows: a wide one that does not fit starts the next row.
-    Zero-width characters (combining marks) stay with the character before them.
+    Rows break between words where they can; a word wider than a whole row is cut between
+    characters. A character never straddles two rows: a wide one that does not fit starts
+    the next row. Zero-width characters (combining marks) stay with the one before them.
     """
-    width = max(width, 1)
-    builder = _RowBuilder(width, indent)
-    for style, text in fragments:
-        for char in text:
-            builder.add(style, char)
+    builder = _RowBuilder(max(width, 1), indent)
+    for word in _words(fragments):
+        builder.add_word(word)
     return builder.rows()
 
 
+_StyledChar = tuple[str, str]
+
+
+def _words(fragments: Fragments) -> list[list[_StyledChar]]:
+    """The characters of `fragments` with their styles, grouped as words with their spaces."""
+    words: list[list[_StyledChar]] = []
+    previous = " "
+    for style, text in fragments:
+        for char in text:
+            if not words or (previous == " " and char != " "):
+                words.append([])
+            words[-1].append((style, char))
+            previous = char
+    return words
+
+
 class _RowBuilder:
-    """Accumulates characters into rows, merging runs of one style into one fragment."""
+    """Accumulates words into rows, merging runs of one style into one fragment."""
 
     def __init__(self, width: int, indent: int) -> None:
         self._width = width
-        self._indent = indent
+        self._indent = indent if indent < width // 2 else 0
         self._done: list[Row] = []
         self._row: list[tuple[str, str]] = []
         self._column = 0
 
-    def add(self, style: str, char: str) -> None:
-        char_width = get_cwidth(char)
-        if self._column + char_width > self._width and self._column > self._indent_here():
+    def add_word(self, word: list[_StyledChar]) -> None:
+        visible = get_cwidth("".join(char for _, char in word).rstrip(" "))
+        if self._column + visible > self._width and self._column > self._row_start():
             self._break()
+        for style, char in word:
+            self._add(style, char)
+
+    def _add(self, style: str, char: str) -> None:
+        char_width = get_cwidth(char)
+        if self._column + char_width > self._width:
+            if char == " ":
+                return  # a space at the end of a row is the line break itself
+            if self._column > self._row_start():
+                self._break()
         if self._row and self._row[-1][0] == style:
             self._row[-1] = (style, self._row[-1][1] + char)
         else:
             self._row.append((style, char))
         self._column += char_width
 
-    def _indent_here(self) -> int:
+    def _row_start(self) -> int:
         return self._indent if self._done else 0
 
     def _break(self) -> None:

@@ -28,7 +28,7 @@ from prompt_toolkit.styles import Style
 
 from protocol import (
     Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
-    PrivateMessage, Users, Welcome, nick_key, sanitize,
+    PrivateMessage, Users, Welcome, event_line, nick_key, sanitize,
 )
 
 if TYPE_CHECKING:  # state imports this module for `Entry`; the status bar only reads state
@@ -163,7 +163,10 @@ def _render(event: Event, own_nick: str) -> _Rendered | None:
             return EntryKind.NICK, _renamed(old, new, own_nick), False
     notice = _notice_text(event)
     if notice is None:
-        return None
+        if not isinstance(event, Event):
+            return None
+        # An event of the protocol this view has no layout for yet: shown as it came.
+        notice = EntryKind.INFO, clean(event_line(event))
     kind, text = notice
     return kind, ((f"class:{kind.value}", f"-!- {text}"),), False
 
@@ -239,8 +242,8 @@ def render_status(state: ClientState) -> StyleAndTextTuples:
     where = server if server == state.address else f"{server} {state.address}"
     users = "1 user" if len(state.users) == 1 else f"{len(state.users)} users"
     connection = state.connection.value
-    if state.connection_detail:
-        connection += f": {clean(state.connection_detail)}"
+    if state.connection_detail:  # "reconnecting in 2s (connection refused)"
+        connection += f" {clean(state.connection_detail)}"
     fragments: StyleAndTextTuples = [
         ("class:status", f" [{where}] {clean(state.nick) or '-'} | {users} | "),
         ("class:status.connected" if state.connection.is_up else "class:status.trouble",

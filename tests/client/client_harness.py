@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from prompt_toolkit.formatted_text import StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.input import PipeInput, create_pipe_input
+from prompt_toolkit.layout.controls import FormattedTextControl
 from prompt_toolkit.output import DummyOutput
 
 from chat_client.app import ChatClient, create_app
@@ -81,6 +83,11 @@ class RunningClient:
         return "\n".join(self.client.scrollback.visible_text())
 
     @property
+    def status(self) -> str:
+        """The status bar, as the window under the pane draws it."""
+        return "".join(text for _, text in fragment_list(self.client.status_control))
+
+    @property
     def scrollback(self) -> list[str]:
         """Every entry in the scrollback, as plain text."""
         return [entry.text for entry in self.client.state.entries]
@@ -99,6 +106,11 @@ class RunningClient:
         """Wait until the client is in the room."""
         state = self.client.state
         await wait_until(lambda: state.connection.is_up, "the client to join", timeout)
+
+
+def fragment_list(control: FormattedTextControl) -> StyleAndTextTuples:
+    """What a formatted-text control shows now."""
+    return to_formatted_text(control.text)
 
 
 async def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:

@@ -7,6 +7,8 @@ pane, its state and what it wrote to the terminal; raw line clients play the oth
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 
 from chat_testing import LineClient, ServerProcess, close_all, machine_client
@@ -52,10 +54,8 @@ def test_the_status_bar_shows_server_nick_users_and_state(server: ServerProcess)
         async def scenario() -> None:
             async with running_client(server.port, "alice") as alice:
                 await alice.wait_until_joined()
-                status = alice.client.application.layout.container.children[1]  # type: ignore[attr-defined]
-                text = "".join(t for _, t in status.content.text())
-                assert text.strip() == (f"[testroom {server.address}] alice | 2 users | "
-                                        "connected")
+                assert alice.status.strip() == (f"[testroom {server.address}] alice | 2 users | "
+                                                "connected")
         run(scenario)
     finally:
         close_all([bob])
@@ -187,9 +187,7 @@ def test_the_server_restarts_and_the_client_reconnects_and_rejoins(
                                  ConnectionState.RECONNECTED, "reconnected", timeout=15)
                 assert alice.client.state.nick == "alicia"
                 assert "reconnected: back in the room as alicia" in alice.pane
-                assert "reconnected" in "".join(
-                    text for _, text in alice.client.application.layout.container
-                    .children[1].content.text())  # type: ignore[attr-defined]
+                assert alice.status.endswith("| 2 users | reconnected ")
                 lines = await in_thread(bob.read_until, "JOIN alicia")
                 assert lines[-1] == "JOIN alicia"
                 alice.type("back again" + ENTER)
@@ -215,7 +213,7 @@ def test_page_up_holds_the_view_and_counts_unread_until_page_down(server: Server
                 held = alice.pane
                 bob.send_line("new one", "new two")
                 await wait_until(lambda: alice.client.state.unread == 2, "2 unread")
-                assert alice.pane == held
+                assert alice.pane == held and "| 2 unread" in alice.status
                 alice.type(PAGE_DOWN + PAGE_DOWN + PAGE_DOWN)
                 await alice.wait_for_pane("<bob> new two")
                 assert alice.client.state.unread == 0 and alice.client.state.following
@@ -267,6 +265,46 @@ def test_ctrl_d_quits_only_on_an_empty_line_and_quit_gives_a_reason(server: Serv
                 await carol.wait_until_joined()
                 carol.type(CTRL_D)
                 await wait_until(carol.task.done, "the application to end", timeout=5)
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_every_command_of_the_contract_works_from_the_input_line(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                for typed, shown in [
+                    ("/me stretches", " * alice stretches"),
+                    ("/msg bob psst", "-> *bob* psst"),
+                    ("/who", "in the room (2): bob, alice"),
+                    ("/ping hello-token", "PONG hello-token"),
+                    ("//slash at the start", "<alice> /slash at the start"),
+                    ("/nick al", "you are now known as al"),
+                    ("/msg nobody hi", "(NO_SUCH_NICK)"),
+                    ("/frobnicate", "(UNKNOWN_COMMAND)"),
+                    ("/msg bob", "usage: /msg NICK TEXT"),
+                ]:
+                    alice.type(typed + ENTER)
+                    await alice.wait_for_pane(shown)
+                assert alice.client.state.nick == "al" and "] al | 2 users" in alice.status
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_a_sigint_quits_like_ctrl_c(server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                os.kill(os.getpid(), signal.SIGINT)  # the application handles it, not pytest
+                await wait_until(alice.task.done, "the application to end", timeout=5)
+                assert alice.task.exception() is None
+            assert (await in_thread(bob.read_until, "PART"))[-1] == "PART alice quit"
         run(scenario)
     finally:
         close_all([bob])

@@ -77,3 +77,16 @@ def test_nick_variants_are_valid_distinct_and_sensible() -> None:
     long = list(nick_variants("a" * MAX_NICK_LENGTH))
     assert all(is_valid_nick(nick) and len(nick) <= MAX_NICK_LENGTH for nick in long)
     assert long[0] == "a" * (MAX_NICK_LENGTH - 1) + "_"
+
+
+class _Interrupted:
+    async def run_async(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_outside_the_screen_ends_quietly(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("chat_client.cli.create_app", lambda *args, **kwargs: _Interrupted())
+    assert main(["127.0.0.1:1", "--nick", "alice"]) == 130
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""

@@ -101,6 +101,8 @@ def test_help_lists_client_commands_server_commands_and_keys() -> None:
         assert key in text
 
 
-def test_command_names_for_completion() -> None:
-    assert command_names() == ["/clear", "/help", "/me", "/msg", "/nick", "/ping", "/quit",
-                               "/who"]
+def test_command_names_for_completion_come_from_the_shared_table() -> None:
+    names = command_names()
+    assert names == sorted(names) and "/hello" not in names
+    assert {"/clear", "/help", "/me", "/msg", "/nick", "/ping", "/quit", "/who"} <= set(names)
+    assert set(names) == {f"/{name}" for name in [*COMMANDS, *CLIENT_COMMANDS]} - {"/hello"}

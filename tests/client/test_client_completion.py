@@ -30,6 +30,7 @@ def test_commands_complete_at_the_start_of_the_line() -> None:
     assert completions("/m") == ["/me ", "/msg "]
     assert completions("/Q") == ["/quit "]
     assert completions("/") == [name + " " for name in command_names()]
+    assert "/help " in completions("/")
 
 
 def test_nothing_matches_nothing() -> None:

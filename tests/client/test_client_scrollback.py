@@ -48,6 +48,20 @@ def test_continuation_rows_are_indented_past_the_timestamp() -> None:
     assert all(get_cwidth(row_text(row)) <= 40 for row in rows)
 
 
+def test_rows_break_between_words_when_they_can() -> None:
+    rows = wrap_fragments((("", "alpha beta gamma delta"),), width=12)
+    assert [row_text(row) for row in rows] == ["alpha beta ", "gamma delta"]
+    rows = wrap_entry(message(1, "the release notes are waiting on it"), 30)
+    assert [row_text(row) for row in rows] == ["12:00 <bob> the release notes ",
+                                               "      are waiting on it"]
+
+
+def test_a_word_wider_than_a_row_is_cut_between_characters() -> None:
+    rows = wrap_fragments((("", "see https://example.org/a/very/long/path ok"),), width=16)
+    assert [row_text(row) for row in rows] == ["see ", "https://example.", "org/a/very/long/",
+                                               "path ok"]
+
+
 def test_combining_marks_stay_with_their_letter() -> None:
     rows = wrap_fragments((("", "e\u0301" * 5),), width=2)
     assert [row_text(row) for row in rows] == ["e\u0301e\u0301", "e\u0301e\u0301", "e\u0301"]

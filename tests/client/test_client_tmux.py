@@ -83,6 +83,11 @@ class Tmux:
         screen = self.wait_for(window, lambda s: EXITED in s, "the client to exit")
         return screen.split(EXITED, 1)[1].split()[0]
 
+    def bell_rung(self, window: str) -> bool:
+        """Whether the terminal in `window` (not the one on display) has rung its bell."""
+        return self("display-message", "-p", "-t", f"chat:{window}",
+                    "#{window_bell_flag}").strip() == "1"
+
     def kill_server(self) -> None:
         subprocess.run(["tmux", "-S", self.socket, "kill-server"], capture_output=True,
                        timeout=10)
@@ -105,9 +110,11 @@ def test_two_people_chat_in_real_terminals(server: ServerProcess, tmux: Tmux) ->
     tmux.start_client("bob", server.port, "bob")
     tmux.wait_for("alice", lambda s: "--> bob joined" in s, "bob joining")
 
+    assert tmux.bell_rung("bob") is False
     tmux.type("alice", "hello bob, 你好 🎉")
     screen = tmux.wait_for("bob", lambda s: "<alice> hello bob, 你好 🎉" in s, "alice's words")
     assert "bob | 2 users | connected" in screen
+    assert tmux.bell_rung("bob") is True  # bob was mentioned: his terminal's bell rang
 
     tmux.type("bob", "/me waves back")
     tmux.wait_for("alice", lambda s: " * bob waves back" in s, "bob's action")

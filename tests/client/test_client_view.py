@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol import (
-    Action, Bye, Error, Hello, Info, Join, Message, NickChange, Part, Pong, PrivateMessage,
+    Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong, PrivateMessage,
     Users, Welcome,
 )
 
@@ -134,7 +136,21 @@ def test_no_text_whatsoever_puts_a_control_character_on_screen(text: str) -> Non
         assert not UNSAFE & set(entry.text)
 
 
-def test_events_the_view_does_not_know_show_nothing() -> None:
+@dataclass(frozen=True, slots=True)
+class FutureEvent(Event):
+    """An event a newer protocol package may add before the view learns its layout."""
+
+    text: str
+    KIND: ClassVar[str] = "FUTURE"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+def test_a_protocol_event_without_a_layout_is_shown_as_it_came_and_cleaned() -> None:
+    entry = shown(FutureEvent("a=1 b=\x1b[31m2"))
+    assert (entry.kind, entry.text) == (EntryKind.INFO, "12:34 -!- FUTURE a=1 b=2")
+
+
+def test_what_is_not_an_event_shows_nothing() -> None:
     assert render_event(object(), "alice", NOON) is None  # type: ignore[arg-type]
 
 
@@ -151,12 +167,12 @@ def test_the_status_bar_shows_server_nick_users_and_connection() -> None:
 
 def test_the_status_bar_shows_trouble_and_unread() -> None:
     state = ClientState(address="127.0.0.1:7777", nick="alice")
-    state.set_connection(ConnectionState.RECONNECTING, "next try in 2s (connection refused)")
+    state.set_connection(ConnectionState.RECONNECTING, "in 2s (connection refused)")
     state.scroll_offset, state.unread = 3, 2
     text = status_text(state)
-    assert "reconnecting: next try in 2s (connection refused)" in text
+    assert "| reconnecting in 2s (connection refused) |" in text
     assert text.endswith("| 2 unread ")
-    assert ("class:status.trouble", "reconnecting: next try in 2s (connection refused)") in \
+    assert ("class:status.trouble", "reconnecting in 2s (connection refused)") in \
         render_status(state)
 
 
