@@ -19,8 +19,8 @@ from chat_server.scheduler import Parking
 from protocol import (
     COMMANDS, Action, BadArgs, BadEncoding, Bye, Command, Error, ErrorCode, Event, Framed,
     Hello, Help, Info, Join, Line, LineTooLong, Me, Message, NickChange, Part, PartReason,
-    Ping, Pong, PrivateMessage, Quit, Say, SendPrivate, SetNick, StartMachineMode,
-    UnknownCommand, Users, Welcome, Who, nick_key, nick_problem, parse_command, sanitize,
+    Ping, Pong, PrivateMessage, Quit, Say, SendPrivate, SetNick, ShowStats,
+    StartMachineMode, Stats, UnknownCommand, Users, Welcome, Who, nick_key, nick_problem, parse_command, sanitize,
 )
 
 
@@ -65,8 +65,11 @@ Outgoing = ToRoom | ToMember | HangUp
 class Room:
     """The chat room's state and the behaviour of every command."""
 
-    def __init__(self, server_name: str) -> None:
+    def __init__(
+        self, server_name: str, figures: Callable[[], dict[str, object]] = dict
+    ) -> None:
         self.server_name = server_name
+        self._figures = figures  # what /stats reports; the server knows, the room asks
         self.outgoing: deque[Outgoing] = deque()
         self.has_outgoing = Parking()  # the broadcaster parks here while `outgoing` is empty
         self._members: dict[Any, None] = {}  # joined members, in join order
@@ -74,7 +77,8 @@ class Room:
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             Say: self._say, SetNick: self._set_nick, Me: self._me,
             SendPrivate: self._send_private, Who: self._who, Quit: self._quit,
-            Ping: self._ping, Help: self._help, StartMachineMode: self._start_machine_mode,
+            Ping: self._ping, Help: self._help, ShowStats: self._show_stats,
+            StartMachineMode: self._start_machine_mode,
             UnknownCommand: self._unknown_command, BadArgs: self._bad_args,
         }
 
@@ -189,6 +193,10 @@ class Room:
         for spec in COMMANDS.values():
             self._reply(member, Info(f"  {spec.usage:<22} {spec.summary}"))
         self._reply(member, Info("  //text                 say text that starts with /"))
+
+    def _show_stats(self, member: Member, command: ShowStats) -> None:
+        figures = tuple((key, str(value)) for key, value in self._figures().items())
+        self._reply(member, Stats(figures))
 
     def _start_machine_mode(self, member: Member, command: StartMachineMode) -> None:
         # From now on the room treats this connection as a program (text before joining is

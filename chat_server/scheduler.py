@@ -90,6 +90,15 @@ class Scheduler:
             "cancel": self._trap_cancel,
         }
 
+    def task_counts(self) -> dict[str, int]:
+        """How many tasks there are, and what they wait for (ready includes the running one)."""
+        counts = dict.fromkeys(("ready", "recv_wait", "send_wait", "sleeping", "parked"), 0)
+        names = {None: "ready", "recv": "recv_wait", "send": "send_wait",
+                 "sleep": "sleeping", "park": "parked"}
+        for task in self.tasks:
+            counts[names[task.waiting_for and task.waiting_for[0]]] += 1
+        return {"tasks": len(self.tasks), **counts}
+
     # The run loop
 
     def run(self) -> None:

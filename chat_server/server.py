@@ -29,6 +29,7 @@ from protocol import Bye, Error, ErrorCode, PartReason, encode_event
 log = logging.getLogger(__name__)
 
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+FIGURES_MAX_AGE = 0.2  # seconds; /stats costs a scan of every task, so replies share one
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,14 @@ class ChatServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.scheduler = Scheduler()
-        self.room = Room(config.name)
+        self.started_at = self.scheduler.clock()
+        self.room = Room(config.name, self.figures)
         self.audience = Audience(self.room)
         self.sessions: set[Session] = set()
         self.listener = _listen(config.host, config.port, config.backlog)
         self.shutting_down = False
         self._acceptor: Task | None = None
+        self._figures: tuple[float, dict[str, object]] | None = None  # (when, figures)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -72,6 +75,26 @@ class ChatServer:
         with _signals_as_bytes() as wakeup:
             spawn(watch_signals(wakeup, self._on_signal))
             self.scheduler.run()
+
+    def figures(self) -> dict[str, object]:
+        """What `/stats` reports: the scheduler's tasks, the clients, the traffic."""
+        now = self.scheduler.clock()
+        if self._figures is None or now - self._figures[0] > FIGURES_MAX_AGE:
+            self._figures = (now, self._count_figures(now))
+        return self._figures[1]
+
+    def _count_figures(self, now: float) -> dict[str, object]:
+        owed = [session.outbox.size for session in self.sessions]
+        return {
+            **self.scheduler.task_counts(),
+            "clients": len(self.sessions),
+            "joined": len(self.room.nicks),
+            "events_relayed": self.audience.events_relayed,
+            "outbox_bytes": sum(owed),
+            "outbox_max": max(owed, default=0),
+            "loop_iterations": self.scheduler.loop_iterations,
+            "uptime": f"{now - self.started_at:.1f}",
+        }
 
     # Connections
 

@@ -14,11 +14,12 @@ sockets or clocks, so the server, the client and the tests all drive the same co
 
 from protocol.commands import (
     COMMANDS, BadArgs, Command, Help, Me, Ping, Quit, Say, SendPrivate, SetNick,
-    StartMachineMode, UnknownCommand, Who, parse_command,
+    ShowStats, StartMachineMode, UnknownCommand, Who, parse_command,
 )
 from protocol.events import (
     PROTOCOL_VERSION, ROOM_EVENTS, Action, Bye, Error, ErrorCode, Event, Hello, Info, Join,
-    Message, NickChange, Part, PartReason, Pong, PrivateMessage, UnknownEvent, Users, Welcome,
+    Message, NickChange, Part, PartReason, Pong, PrivateMessage, Stats, UnknownEvent, Users,
+    Welcome,
 )
 from protocol.framing import MAX_LINE_BYTES, BadEncoding, Framed, Line, LineFramer, LineTooLong
 from protocol.nicknames import MAX_NICK_LENGTH, is_valid_nick, nick_key, nick_problem
@@ -34,7 +35,8 @@ __all__ = [
     "Action", "BadArgs", "BadEncoding", "Bye", "Command", "Error", "ErrorCode", "Event",
     "Framed", "Hello", "Help", "Info", "Join", "Line", "LineFramer", "LineTooLong",
     "MalformedEvent", "Me", "Message", "NickChange", "Part", "PartReason", "Ping", "Pong",
-    "PrivateMessage", "Quit", "Say", "SendPrivate", "SetNick", "StartMachineMode",
+    "PrivateMessage", "Quit", "Say", "SendPrivate", "SetNick", "ShowStats",
+    "StartMachineMode", "Stats",
     "UnknownCommand", "UnknownEvent", "Users", "Welcome", "Who",
     "decode_event", "encode_event", "encode_for_people", "event_line", "is_valid_nick",
     "nick_key", "nick_problem", "parse_command", "render_for_people", "sanitize",

@@ -69,6 +69,11 @@ class Help:
 
 
 @dataclass(frozen=True, slots=True)
+class ShowStats:
+    """Ask for the server's figures (a STATS event)."""
+
+
+@dataclass(frozen=True, slots=True)
 class StartMachineMode:
     """`/hello CLIENT VERSION`: switch this connection to machine events."""
 
@@ -92,8 +97,8 @@ class BadArgs:
 
 
 Command = (
-    Say | SetNick | Me | SendPrivate | Who | Quit | Ping | Help | StartMachineMode
-    | UnknownCommand | BadArgs
+    Say | SetNick | Me | SendPrivate | Who | Quit | Ping | Help | ShowStats
+    | StartMachineMode | UnknownCommand | BadArgs
 )
 
 
@@ -136,6 +141,8 @@ COMMANDS: dict[str, CommandSpec] = {
                     lambda args: Ping(args)),
         CommandSpec("help", "/help", "list the commands",
                     lambda args: Help()),
+        CommandSpec("stats", "/stats", "show the server's scheduler and traffic figures",
+                    lambda args: ShowStats()),
         CommandSpec("hello", "/hello CLIENT VERSION", "switch to machine events (for programs)",
                     _two_words_or_more(StartMachineMode)),
     )

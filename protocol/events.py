@@ -186,6 +186,26 @@ class Bye(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Stats(Event):
+    """The server's own figures, in reply to `/stats`: `(key, value)` pairs, in order.
+
+    The keys are documented in docs/protocol.md; a client shows the ones it knows.
+    """
+
+    figures: tuple[tuple[str, str], ...]
+    KIND: ClassVar[str] = "STATS"
+
+    def __post_init__(self) -> None:
+        for key, value in self.figures:
+            if not _is_word(key) or "=" in key or not _is_word(value):
+                raise ValueError(f"STATS: {key!r}={value!r} must be key=value words")
+
+    def as_dict(self) -> dict[str, str]:
+        """The figures as a dictionary."""
+        return dict(self.figures)
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     """A line whose first word names no event this version knows. Clients ignore it."""
 
@@ -197,7 +217,7 @@ ROOM_EVENTS = (Join, Part, NickChange, Message, Action)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Hello, Welcome, Users, Join, Part, NickChange, Message, Action,
-    PrivateMessage, Info, Pong, Error, Bye,
+    PrivateMessage, Info, Pong, Error, Bye, Stats,
 )
 
 

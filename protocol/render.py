@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from protocol.events import (
     Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
-    PrivateMessage, Users, Welcome,
+    PrivateMessage, Stats, Users, Welcome,
 )
 
 HUMAN_LINE_END = "\r\n"
@@ -24,7 +24,8 @@ def render_for_people(event: Event, viewer: str | None = None) -> str:
     """One event as a line of text for a person, without its line ending.
 
     `viewer` is the nickname of the person reading, which decides how a private message
-    reads (`-> *bob*` to its sender, `*alice*` to its recipient).
+    reads (`-> *bob*` to its sender, `*alice*` to its recipient). STATS is the one event
+    shown on several lines (a small table), joined by CRLF.
     """
     match event:
         case Message(nick, text):
@@ -55,7 +56,16 @@ def render_for_people(event: Event, viewer: str | None = None) -> str:
             return f"*** Goodbye: {reason}"
         case Hello(server, version):
             return f"*** {server} speaks protocol {version}"
+        case Stats(figures):
+            return _stats_table(figures)
     return f"*** {event}"
+
+
+def _stats_table(figures: tuple[tuple[str, str], ...]) -> str:
+    """The figures as a small two-column table, several lines joined by CRLF."""
+    width = max((len(key) for key, _ in figures), default=0)
+    rows = [f"***   {key.replace('_', ' '):<{width}}  {value}" for key, value in figures]
+    return HUMAN_LINE_END.join(["*** Server figures:", *rows])
 
 
 def encode_for_people(event: Event, viewer: str | None = None) -> bytes:

@@ -3,14 +3,14 @@
 `encode_event` and `decode_event` are exact inverses for every valid event. The layout
 is read off each event class: its `KIND`, then its fields in order, separated by one
 space; when the class `ENDS_WITH_TEXT`, the last field is the rest of the line.
-`USERS` is the one list: any number of nicknames after the kind.
+Two events are lists: `USERS` (any number of nicknames) and `STATS` (`key=value` pairs).
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
 
-from protocol.events import EVENT_TYPES, Event, UnknownEvent, Users
+from protocol.events import EVENT_TYPES, Event, Stats, UnknownEvent, Users
 
 _TYPE_BY_KIND: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
 _FIELD_COUNT: dict[type[Event], int] = {cls: len(fields(cls)) for cls in EVENT_TYPES}
@@ -29,6 +29,8 @@ def event_line(event: Event) -> str:
     """The wire form of `event` as text, without the LF."""
     if isinstance(event, Users):
         return " ".join((Users.KIND, *event.nicks))
+    if isinstance(event, Stats):
+        return " ".join((Stats.KIND, *(f"{key}={value}" for key, value in event.figures)))
     values = [getattr(event, field.name) for field in fields(event)]
     return " ".join((event.KIND, *values))
 
@@ -45,6 +47,8 @@ def decode_event(line: str) -> Event | UnknownEvent:
         return UnknownEvent(line)
     if cls is Users:
         return Users(tuple(rest.split()))
+    if cls is Stats:
+        return _decode_stats(rest)
     count = _FIELD_COUNT[cls]
     values = rest.split(" ", count - 1) if count > 1 else [rest]
     if cls.ENDS_WITH_TEXT and len(values) == count - 1:
@@ -55,3 +59,13 @@ def decode_event(line: str) -> Event | UnknownEvent:
         return cls(*values)
     except ValueError as error:
         raise MalformedEvent(str(error)) from None
+
+
+def _decode_stats(rest: str) -> Stats:
+    figures = []
+    for pair in rest.split():
+        key, equals, value = pair.partition("=")
+        if not equals or not key or not value:
+            raise MalformedEvent(f"STATS needs key=value pairs, not {pair!r}")
+        figures.append((key, value))
+    return Stats(tuple(figures))

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.commands import (
-    COMMANDS, BadArgs, Command, Help, Me, Ping, Quit, Say, SendPrivate, SetNick,
+    COMMANDS, BadArgs, Command, Help, Me, Ping, Quit, Say, SendPrivate, SetNick, ShowStats,
     StartMachineMode, UnknownCommand, Who, parse_command,
 )
 
@@ -85,7 +85,14 @@ def test_typed_line_parses_to_its_command(line: str, command: Command) -> None:
 
 
 def test_every_command_in_the_contract_is_in_the_table() -> None:
-    assert set(COMMANDS) == {"nick", "me", "msg", "who", "quit", "ping", "help", "hello"}
+    contract = {"nick", "me", "msg", "who", "quit", "ping", "help", "hello"}
+    extensions = {"stats"}  # classroom mode: the server's figures
+    assert set(COMMANDS) == contract | extensions
+
+
+def test_stats_parses_with_or_without_arguments() -> None:
+    assert parse_command("/stats") == ShowStats()
+    assert parse_command("/STATS now") == ShowStats()
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

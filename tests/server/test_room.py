@@ -24,8 +24,8 @@ from chat_server.room import Room
 from chat_server.session import Session
 from protocol import (
     COMMANDS, ROOM_EVENTS, Action, BadEncoding, Bye, Error, ErrorCode, Event, Hello, Info,
-    Join, Line, LineTooLong, Message, NickChange, Part, Pong, PrivateMessage, Users, Welcome,
-    decode_event, encode_event, encode_for_people,
+    Join, Line, LineTooLong, Message, NickChange, Part, Pong, PrivateMessage, Stats, Users,
+    Welcome, decode_event, encode_event, encode_for_people,
 )
 
 SERVER_NAME = "lanbox"
@@ -829,3 +829,15 @@ def test_a_member_cut_off_with_a_limit_smaller_than_its_bye_still_gets_the_bye(
     assert take_bytes(slow) == encode_event(Bye("too slow"))
     assert chat.hung_up.count(slow) == 1
     assert room_events(events(alice)).count(Part("slow", "too slow")) == 1
+
+
+def test_stats_reports_what_the_server_counts_to_the_asker_only() -> None:
+    chat = Chat()
+    chat.room = Room(SERVER_NAME, figures=lambda: {"tasks": 9, "uptime": "1.5"})
+    chat.audience = Audience(chat.room)
+    alice = chat.join("alice")
+    bob = chat.join("bob")
+    take_bytes(alice)
+    chat.send(bob, "/stats")
+    assert events(bob) == [Stats((("tasks", "9"), ("uptime", "1.5")))]
+    assert events(alice) == []
