@@ -33,7 +33,7 @@ HIDDEN_SERVER_COMMANDS = frozenset({"hello"})
 KEYS = (
     ("Enter", "send the line"),
     ("Up / Down", "input history: previous / next line"),
-    ("Tab / Shift-Tab", "complete a nickname or command; again for the next"),
+    ("Tab / Shift-Tab", "complete a nick or command; again: the next"),
     ("PageUp / PageDown", "scroll the messages (at the bottom they follow)"),
     ("Ctrl-End", "jump back to the newest message"),
     ("Ctrl-C / Ctrl-D", "quit (Ctrl-D only on an empty input line)"),

@@ -240,12 +240,15 @@ def render_status(state: ClientState) -> StyleAndTextTuples:
     """
     server = clean(state.server_name) or state.address
     where = server if server == state.address else f"{server} {state.address}"
-    users = "1 user" if len(state.users) == 1 else f"{len(state.users)} users"
     connection = state.connection.value
     if state.connection_detail:  # "reconnecting in 2s (connection refused)"
         connection += f" {clean(state.connection_detail)}"
+    # Out of the room nobody is known to be there: the count would only take room.
+    users = ""
+    if state.connection.is_up:
+        users = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
     fragments: StyleAndTextTuples = [
-        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {users} | "),
+        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {users}"),
         ("class:status.connected" if state.connection.is_up else "class:status.trouble",
          connection),
     ]

@@ -166,11 +166,11 @@ def test_the_status_bar_shows_server_nick_users_and_connection() -> None:
 
 
 def test_the_status_bar_shows_trouble_and_unread() -> None:
-    state = ClientState(address="127.0.0.1:7777", nick="alice")
+    state = ClientState(address="h:1", nick="alice")
     state.set_connection(ConnectionState.RECONNECTING, "in 2s (connection refused)")
     state.scroll_offset, state.unread = 3, 2
     text = status_text(state)
-    assert "| reconnecting in 2s (connection refused) |" in text
+    assert text.startswith(" [h:1] alice | reconnecting in 2s (connection refused) |")
     assert text.endswith("| 2 unread ")
     assert ("class:status.trouble", "reconnecting in 2s (connection refused)") in \
         render_status(state)
