@@ -28,7 +28,7 @@ from prompt_toolkit.styles import Style
 
 from protocol import (
     Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
-    PrivateMessage, Users, Welcome, event_line, nick_key, sanitize,
+    PrivateMessage, Stats, Users, Welcome, event_line, nick_key, sanitize,
 )
 
 if TYPE_CHECKING:  # state imports this module for `Entry`; the status bar only reads state
@@ -187,6 +187,10 @@ def _notice_text(event: Event) -> tuple[EntryKind, str] | None:
             return EntryKind.ERROR, f"the server closed the connection: {clean(reason)}"
         case Hello(server, _):
             return EntryKind.INFO, f"connected to {clean(server)}"
+        case Stats(figures):
+            listed = ", ".join(f"{clean(key).replace('_', ' ')} {clean(value)}"
+                               for key, value in figures)
+            return EntryKind.INFO, f"server figures: {listed}"
     return None
 
 
