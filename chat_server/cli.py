@@ -8,6 +8,7 @@ import socket
 import sys
 
 from chat_server.addresses import lan_addresses
+from chat_server.admission import DEFAULT_MAX_PER_ADDRESS
 from chat_server.flood import FloodPolicy
 from chat_server.server import ChatServer, ServerConfig
 from protocol import DEFAULT_PORT
@@ -31,6 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: this machine's host name)")
     parser.add_argument("--max-clients", type=_positive_int, default=1000, metavar="N",
                         help="connections served at once (default: 1000)")
+    parser.add_argument("--max-per-address", type=_whole_number, default=None, metavar="N",
+                        help="connections from one address at once; 0 for no cap "
+                             f"(default: {DEFAULT_MAX_PER_ADDRESS}, not counting loopback; "
+                             "given explicitly, loopback counts too)")
+    parser.add_argument("--join-timeout", type=_seconds, default=120.0, metavar="SECONDS",
+                        help="close connections that have not chosen a nickname in time; "
+                             "0 to wait forever (default: 120)")
     parser.add_argument("--outbox-limit", type=_positive_int, default=1 << 20,
                         metavar="BYTES",
                         help="queued output per client before it is cut off as too slow "
@@ -48,9 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     _allow_many_connections()
-    config = ServerConfig(host=args.host, port=args.port, name=args.name,
-                          max_clients=args.max_clients, outbox_limit=args.outbox_limit,
-                          flood=args.flood)
+    config = ServerConfig(
+        host=args.host, port=args.port, name=args.name, max_clients=args.max_clients,
+        max_per_address=_per_address_cap(args.max_per_address),
+        spare_loopback=args.max_per_address is None,
+        join_timeout=args.join_timeout or None,
+        outbox_limit=args.outbox_limit, flood=args.flood,
+    )
     try:
         server = ChatServer(config)
     except OSError as error:
@@ -114,6 +126,28 @@ def _positive_int(text: str) -> int:
     value = int(text) if text.isdigit() else 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _per_address_cap(given: int | None) -> int | None:
+    if given is None:
+        return DEFAULT_MAX_PER_ADDRESS
+    return given or None  # 0: no cap
+
+
+def _whole_number(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
     return value
 
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from chat_server.admission import DEFAULT_MAX_PER_ADDRESS, Admission, Refusal
 from chat_server.audience import Audience
 from chat_server.flood import FloodPolicy
 from chat_server.room import Room
-from chat_server.scheduler import Scheduler, Task
+from chat_server.scheduler import Parking, Scheduler, Task
 from chat_server.session import Session
 from chat_server.tasks import (
     accept_connections, broadcaster, cancel_after, client_reader, client_writer,
-    watch_signals,
+    expire_unjoined, watch_signals,
 )
 from chat_server.traps import TaskGenerator, sleep
 from protocol import Bye, Error, ErrorCode, PartReason, encode_event
@@ -40,6 +42,9 @@ class ServerConfig:
     port: int = 7777
     name: str = "chat"
     max_clients: int = 1000
+    max_per_address: int | None = DEFAULT_MAX_PER_ADDRESS  # None: no cap
+    spare_loopback: bool = True  # the per-address cap does not apply to 127.0.0.1 and ::1
+    join_timeout: float | None = 120.0  # seconds to choose a nickname; None: forever
     outbox_limit: int = 1 << 20
     flood: FloodPolicy | None = FloodPolicy(burst=10, rate=5.0)
     close_grace: float = 2.0  # how long a closing connection may take to flush and close
@@ -56,6 +61,10 @@ class ChatServer:
         self.room = Room(config.name, self.figures)
         self.audience = Audience(self.room)
         self.sessions: set[Session] = set()
+        self.admission = Admission(config.max_clients, config.max_per_address,
+                                   spare_loopback=config.spare_loopback)
+        self._join_deadlines: deque[tuple[float, Session]] = deque()
+        self._has_join_deadlines = Parking()
         self.listener = _listen(config.host, config.port, config.backlog)
         self.shutting_down = False
         self._acceptor: Task | None = None
@@ -72,6 +81,8 @@ class ChatServer:
         spawn = self.scheduler.spawn
         self._acceptor = spawn(accept_connections(self.listener, self.open_session))
         spawn(broadcaster(self.room, self.audience))
+        spawn(expire_unjoined(self._join_deadlines, self._has_join_deadlines,
+                              self.scheduler.clock, self._expire_if_unjoined))
         with _signals_as_bytes() as wakeup:
             spawn(watch_signals(wakeup, self._on_signal))
             self.scheduler.run()
@@ -98,29 +109,38 @@ class ChatServer:
 
     # Connections
 
-    def open_session(self, sock: socket.socket, address: str) -> None:
-        """Start serving a newly accepted connection (or turn it away when full)."""
+    def open_session(self, sock: socket.socket, address: tuple) -> None:
+        """Start serving a newly accepted connection (or turn it away)."""
         sock.setblocking(False)
-        if len(self.sessions) >= self.config.max_clients:
-            self._turn_away(sock)
+        host = str(address[0])
+        refusal = self.admission.refusal(host)
+        if refusal is not None:
+            _turn_away(sock, refusal)
             return
+        self.admission.admit(host)
+        name = _format_address(host, address[1])
+        now = self.scheduler.clock()
         session = Session(
-            sock, address, outbox_limit=self.config.outbox_limit, flood=self.config.flood,
-            now=self.scheduler.clock(), on_hang_up=self._start_close_deadline,
+            sock, name, outbox_limit=self.config.outbox_limit, flood=self.config.flood,
+            now=now, on_hang_up=self._start_close_deadline,
         )
         self.sessions.add(session)
         spawn = self.scheduler.spawn
         session.reader = spawn(client_reader(self.room, session, self.scheduler.clock),
-                               name=f"reader {address}")
+                               name=f"reader {name}")
         session.writer = spawn(client_writer(self.room, session, self.close_session),
-                               name=f"writer {address}")
+                               name=f"writer {name}")
         self.room.greet(session)
+        if self.config.join_timeout is not None:
+            self._join_deadlines.append((now + self.config.join_timeout, session))
+            self._has_join_deadlines.wake_all()
 
     def close_session(self, session: Session) -> None:
         """Forget a session whose writer has ended, and close its socket."""
         if session not in self.sessions:
             return
         self.sessions.discard(session)
+        self.admission.release(session.host)
         self.room.leave(session, PartReason.CONNECTION_LOST)  # no-op if it already left
         session.stop_reading()
         if session.reader is not None and session.reader is not self.scheduler.current:
@@ -133,20 +153,10 @@ class ChatServer:
             self.scheduler.spawn(cancel_after(self.config.close_grace, session.writer),
                                  name=f"close deadline {session.address}")
 
-    def _turn_away(self, sock: socket.socket) -> None:
-        # Sent before any /hello could arrive, so in the machine form, which reads plainly.
-        farewell = (
-            encode_event(Error(ErrorCode.SERVER_FULL, f"the room is full "
-                               f"({self.config.max_clients} connections); try again later"))
-            + encode_event(Bye(PartReason.SERVER_FULL))
-        )
-        try:
-            sock.send(farewell)
-            sock.shutdown(socket.SHUT_WR)
-            sock.recv(65536)  # read what already came, so closing does not reset the peer
-        except OSError:
-            pass
-        sock.close()
+    def _expire_if_unjoined(self, session: Session) -> None:
+        if session in self.sessions and not session.hanging_up \
+                and not self.room.is_joined(session):
+            self.room.say_goodbye(session, "no nickname chosen in time")
 
     # Shutdown
 
@@ -173,6 +183,23 @@ class ChatServer:
         for task in list(self.scheduler.tasks):
             if task is not self.scheduler.current:
                 self.scheduler.cancel(task)
+
+
+def _turn_away(sock: socket.socket, refusal: Refusal) -> None:
+    # Sent before any /hello could arrive, so in the machine form, which reads plainly.
+    farewell = (encode_event(Error(ErrorCode.SERVER_FULL, refusal.text))
+                + encode_event(Bye(refusal.reason)))
+    try:
+        sock.send(farewell)
+        sock.shutdown(socket.SHUT_WR)
+        sock.recv(65536)  # read what already came, so closing does not reset the peer
+    except OSError:
+        pass
+    sock.close()
+
+
+def _format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:

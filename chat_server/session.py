@@ -30,7 +30,8 @@ class Session:
         on_hang_up: Callable[[Session], None],
     ) -> None:
         self.sock = sock
-        self.address = address
+        self.address = address  # "host:port", for logs and traces
+        self.host = address.rsplit(":", 1)[0].strip("[]")
         self.nick: str | None = None
         self.said_hello = False  # the room handled this connection's /hello
         self.machine = False  # output in machine events (from the HELLO on) or for people

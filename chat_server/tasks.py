@@ -5,6 +5,7 @@
     client_writer       one per client: its outbox -> its socket
     broadcaster         one: the room's outgoing queue -> every outbox
     watch_signals       one: SIGINT/SIGTERM, arriving as bytes on a socket -> shutdown
+    expire_unjoined     one: closes connections that never chose a nickname
     cancel_after        a deadline: stops a task that has not finished in time
 
 Each is short on purpose: the chat logic lives in `Room`, the fan-out in `Audience`, and
@@ -16,12 +17,13 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+from collections import deque
 from collections.abc import Callable
 
 from chat_server.audience import Audience
 from chat_server.outbox import Outbox
 from chat_server.room import Room
-from chat_server.scheduler import Task
+from chat_server.scheduler import Parking, Task
 from chat_server.session import Session
 from chat_server.traps import (
     TaskGenerator, cancel, park, recv_wait, send_wait, sleep,
@@ -36,7 +38,7 @@ ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
 
 def accept_connections(
-    listener: socket.socket, open_session: Callable[[socket.socket, str], None]
+    listener: socket.socket, open_session: Callable[[socket.socket, tuple], None]
 ) -> TaskGenerator:
     """Accept connections forever, handing each to `open_session`."""
     while True:
@@ -55,7 +57,7 @@ def accept_connections(
                 log.warning("cannot accept: %s; retrying in %.1fs", error.strerror, ACCEPT_PAUSE)
                 yield sleep(ACCEPT_PAUSE)
                 break
-            open_session(sock, _format_address(address))
+            open_session(sock, address)
 
 
 def client_reader(room: Room, session: Session, clock: Callable[[], float]) -> TaskGenerator:
@@ -146,14 +148,30 @@ def watch_signals(wakeup: socket.socket, on_signal: Callable[[int], None]) -> Ta
             on_signal(signum)
 
 
+def expire_unjoined(
+    deadlines: deque[tuple[float, Session]],
+    has_deadlines: Parking,
+    clock: Callable[[], float],
+    expire: Callable[[Session], None],
+) -> TaskGenerator:
+    """Hand `expire` each session whose join deadline has passed, oldest first.
+
+    Every connection gets the same time to join, so deadlines arrive in order: one task
+    sleeping until the oldest one serves them all.
+    """
+    while True:
+        if not deadlines:
+            yield park(has_deadlines)
+            continue
+        deadline, session = deadlines[0]
+        if deadline > clock():
+            yield sleep(deadline - clock())
+            continue
+        deadlines.popleft()
+        expire(session)
+
+
 def cancel_after(seconds: float, task: Task) -> TaskGenerator:
     """Stop `task` if it is still running after `seconds`."""
     yield sleep(seconds)
     yield cancel(task)
-
-
-def _format_address(address: tuple[str, int] | tuple[str, int, int, int] | str) -> str:
-    if isinstance(address, tuple):
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return str(address)

@@ -256,6 +256,7 @@ def _connect_when_there_is_room(port: int, attempts: int = 50) -> LineClient:
 @pytest.mark.parametrize("args", [
     ["--port", "99999"], ["--port", "http"], ["--max-clients", "0"],
     ["--flood", "fast"], ["--flood", "0/5"], ["--outbox-limit", "-1"],
+    ["--max-per-address", "-1"], ["--join-timeout", "nan"], ["--join-timeout", "soon"],
 ])
 def test_bad_command_line_gives_a_clear_error(args: list[str]) -> None:
     result = subprocess.run([sys.executable, "-m", "chat_server", *args],

@@ -31,13 +31,14 @@ def test_stats_count_tasks_clients_and_a_stalled_outbox(server_factory) -> None:
     while figures["send_wait"] != "1" and time.monotonic() < deadline:
         time.sleep(0.25)  # figures are shared for 0.2 s; the stall takes a moment
         figures = _stats(asker)
-    # Known situation: accept + signals + broadcaster, and a reader and a writer per client.
-    assert figures["tasks"] == "9"
+    # Known situation: acceptor, signal watcher, broadcaster, join-deadline keeper, and a
+    # reader and a writer per client.
+    assert figures["tasks"] == "10"
     assert figures["ready"] == "1"  # the asker's reader, running /stats
     assert figures["recv_wait"] == "4"  # acceptor, signal watcher, two idle readers
     assert figures["send_wait"] == "1"  # the stuck client's writer: its kernel buffer is full
     assert figures["parked"] == "3"  # the broadcaster and two idle writers
-    assert figures["sleeping"] == "0"
+    assert figures["sleeping"] == "1"  # the join-deadline keeper, until the oldest deadline
     assert figures["clients"] == "3" and figures["joined"] == "3"
     assert int(figures["outbox_max"]) > 0
     assert int(figures["outbox_bytes"]) == int(figures["outbox_max"])  # all of it is stuck's
