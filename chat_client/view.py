@@ -43,6 +43,9 @@ NICK_COLOURS = (
     "ansibrightmagenta", "ansibrightcyan",
 )
 
+MAX_SHOWN_CHARACTERS = 4000
+"""The most of one network text the pane shows (twice the longest line a client may send)."""
+
 TIMESTAMP_WIDTH = len("14:02 ")
 """Wrapped lines of an entry are indented by this much, so the timestamps stay a column."""
 
@@ -100,11 +103,16 @@ class Entry:
 
 
 def clean(text: str) -> str:
-    """Network text made safe and single-width-predictable for the screen.
+    """Network text made safe, and small enough, for the screen.
 
     `sanitize` removes everything that could drive the terminal; a TAB it keeps would be
-    drawn as `^I`, so it becomes a space.
+    drawn as `^I`, so it becomes a space. Beyond `MAX_SHOWN_CHARACTERS` the text is cut
+    and says so: a real server relays lines of at most 2 KiB, and a megabyte-long line from
+    a broken one should not stall the screen while it is laid out.
     """
+    if len(text) > MAX_SHOWN_CHARACTERS:
+        hidden = len(text) - MAX_SHOWN_CHARACTERS
+        text = text[:MAX_SHOWN_CHARACTERS] + f" [... {hidden} more characters]"
     return sanitize(text).replace("\t", " ")
 
 

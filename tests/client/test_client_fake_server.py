@@ -109,12 +109,15 @@ def test_lines_before_hello_unknown_and_broken_lines_are_ignored() -> None:
             await handshake(reader, writer, greeting=(
                 "*** Welcome to fake! Type your nickname:", "MSG eve not for machines",
                 "ERROR NOT_JOINED not for machines either"))
-            send(writer, "STATS 3 users 17 messages", "MSG", b"\xff\xfe broken utf-8",
-                 b"x" * (2 << 20), "MSG eve still here")
+            send(writer, "WEATHER sunny and warm", "MSG", b"\xff\xfe broken utf-8",
+                 b"x" * (2 << 20), "MSG eve " + "y" * 1_000_000, "MSG eve still here")
             await alice.wait_for_pane("<eve> still here")
-            assert "not for machines" not in alice.pane
-            assert "STATS" not in alice.pane
-            assert "cannot read" in alice.pane  # the MSG without fields, said once
+            cut = [line for line in alice.scrollback if "<eve> yyyy" in line]
+            assert len(cut) == 1 and cut[0].endswith("y [... 996000 more characters]")
+            everything = "\n".join(alice.scrollback)
+            assert "not for machines" not in everything
+            assert "WEATHER" not in everything and "sunny" not in everything
+            assert everything.count("cannot read") == 1  # the MSG without fields
             assert alice.client.state.connection is ConnectionState.CONNECTED
     run(scenario)
 

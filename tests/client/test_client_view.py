@@ -131,6 +131,11 @@ def test_escape_sequences_and_controls_from_the_network_never_reach_the_entry() 
     assert shown(Message("bob", nasty)).text == "12:34 <bob> red! evil tab"
 
 
+def test_an_enormous_text_is_cut_and_says_so() -> None:
+    text = shown(Message("bob", "x" * 1_000_000)).text
+    assert text.endswith("x [... 996000 more characters]") and len(text) < 4100
+
+
 @given(st.text())
 def test_no_text_whatsoever_puts_a_control_character_on_screen(text: str) -> None:
     text = text.replace("\n", "").replace("\r", "")
