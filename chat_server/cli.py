@@ -11,6 +11,7 @@ from chat_server.addresses import lan_addresses
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS
 from chat_server.flood import FloodPolicy
 from chat_server.server import ChatServer, ServerConfig
+from chat_server.trace import TracingScheduler
 from protocol import DEFAULT_PORT
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
@@ -47,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="BURST/RATE|off",
                         help="a burst of BURST lines, then RATE lines a second; "
                              "off to disable (default: 10/5)")
+    parser.add_argument("--trace", action="store_true",
+                        help="print every decision of the scheduler to standard error: "
+                             "which task runs, what it waits for, what wakes it")
+    parser.add_argument("--trace-delay", type=_seconds, default=0.0, metavar="SECONDS",
+                        help="with --trace, pause after each line so a class can follow "
+                             "(default: 0)")
     return parser
 
 
@@ -63,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         join_timeout=args.join_timeout or None,
         outbox_limit=args.outbox_limit, flood=args.flood,
     )
+    scheduler = TracingScheduler(delay=args.trace_delay) if args.trace else None
     try:
-        server = ChatServer(config)
+        server = ChatServer(config, scheduler)
     except OSError as error:
         print(f"chat-server: cannot listen on {args.host}:{args.port}: {error.strerror}",
               file=sys.stderr)

@@ -37,9 +37,9 @@ class Task:
 
     __slots__ = ("generator", "name", "waiting_for", "done")
 
-    def __init__(self, generator: TaskGenerator, name: str) -> None:
+    def __init__(self, generator: TaskGenerator, name: object) -> None:
         self.generator = generator
-        self.name = name
+        self.name = name  # anything printable; a session's tasks show its current nickname
         self.waiting_for: tuple[Any, ...] | None = None  # the trap it is parked on, if any
         self.done = False
 
@@ -148,7 +148,7 @@ class Scheduler:
 
     # Starting and stopping tasks (tasks use the traps; the server may call these directly)
 
-    def spawn(self, generator: TaskGenerator, name: str | None = None) -> Task:
+    def spawn(self, generator: TaskGenerator, name: object = None) -> Task:
         """Start running `generator` as a task."""
         task = Task(generator, name or getattr(generator, "__name__", "task"))
         self.tasks.add(task)
@@ -227,7 +227,11 @@ class Scheduler:
             self._selector.modify(sock, key.events | event, waiters)
 
     def _wait_for_io(self, timeout: float | None) -> None:
-        for key, events in self._selector.select(timeout):
+        """Wait (at most `timeout`) for sockets to be ready, and wake their tasks."""
+        self._wake_io_waiters(self._selector.select(timeout))
+
+    def _wake_io_waiters(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
+        for key, events in ready:
             waiters: dict[int, Task] = key.data
             # Decided before the waiters are woken: a woken task keeps its registration
             # (it usually comes straight back), and only what nobody waited for is dropped.

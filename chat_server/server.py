@@ -54,9 +54,9 @@ class ServerConfig:
 class ChatServer:
     """A chat room served by one scheduler in one thread."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, scheduler: Scheduler | None = None) -> None:
         self.config = config
-        self.scheduler = Scheduler()
+        self.scheduler = scheduler or Scheduler()  # a TracingScheduler for --trace
         self.started_at = self.scheduler.clock()
         self.room = Room(config.name, self.figures)
         self.audience = Audience(self.room)
@@ -127,9 +127,9 @@ class ChatServer:
         self.sessions.add(session)
         spawn = self.scheduler.spawn
         session.reader = spawn(client_reader(self.room, session, self.scheduler.clock),
-                               name=f"reader {name}")
+                               name=session.task_name("reader"))
         session.writer = spawn(client_writer(self.room, session, self.close_session),
-                               name=f"writer {name}")
+                               name=session.task_name("writer"))
         self.room.greet(session)
         if self.config.join_timeout is not None:
             self._join_deadlines.append((now + self.config.join_timeout, session))
@@ -151,7 +151,7 @@ class ChatServer:
     def _start_close_deadline(self, session: Session) -> None:
         if session.writer is not None:
             self.scheduler.spawn(cancel_after(self.config.close_grace, session.writer),
-                                 name=f"close deadline {session.address}")
+                                 name=session.task_name("close-deadline"))
 
     def _expire_if_unjoined(self, session: Session) -> None:
         if session in self.sessions and not session.hanging_up \

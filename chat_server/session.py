@@ -47,6 +47,13 @@ class Session:
     def __repr__(self) -> str:
         return f"<Session {self.nick or '(not joined)'} from {self.address}>"
 
+    def __str__(self) -> str:
+        return self.nick or self.address
+
+    def task_name(self, role: str) -> TaskName:
+        """A name for one of this session's tasks that shows its nickname once it has one."""
+        return TaskName(role, self)
+
     def deliver(self, event: Event) -> None:
         """Queue one event for this connection, in its rendering."""
         if isinstance(event, Hello):
@@ -74,3 +81,16 @@ class Session:
         last_words = encode_event(last_event) if self.machine else encode_for_people(last_event)
         self.outbox.replace_with(last_words)
         self.hang_up()
+
+
+class TaskName:
+    """`reader(alice)`: a task's role and its session, printed as the session is now."""
+
+    __slots__ = ("role", "session")
+
+    def __init__(self, role: str, session: Session) -> None:
+        self.role = role
+        self.session = session
+
+    def __str__(self) -> str:
+        return f"{self.role}({self.session})"

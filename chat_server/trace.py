@@ -1,0 +1,101 @@
+"""The tracing scheduler: the same run loop, narrating each decision as it makes it.
+
+`chat-server --trace` runs this instead of the plain `Scheduler`. It only watches: every
+override prints a line and then calls the scheduler's own method, so behaviour is the
+same, and with tracing off the plain class runs and none of this code exists for it.
+
+A trace reads like this (`--trace-delay 0.5` slows it down enough to follow in class):
+
+      3.141  select   1 socket ready after waiting 2.718s
+      3.141  wake     reader(alice)       its socket has data
+      3.141  run      reader(alice)
+      3.141  wake     broadcaster         woken by other code (it was parked)
+      3.141  wait     reader(alice)       recv: until its socket has data
+      3.141  run      broadcaster
+      3.141  wake     writer(bob)         woken by other code (it was parked)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from chat_server.scheduler import Scheduler, Task
+
+_COLOURS = {"select": "33", "wake": "36", "run": "32", "wait": "35", "spawn": "34",
+            "done": "31"}  # ANSI: yellow, cyan, green, magenta, blue, red
+
+_WHY_READY = {
+    "recv": "its socket has data",
+    "send": "its socket can take more",
+    "sleep": "its sleep is over",
+    "park": "woken by other code (it was parked)",
+}
+
+_WAITING_FOR = {
+    "recv": "recv: until its socket has data",
+    "send": "send: until its socket can take more",
+    "sleep": "sleep: {0:.3f}s",
+    "park": "park: until other code wakes it",
+}
+
+
+class TracingScheduler(Scheduler):
+    """A `Scheduler` that prints what it does, optionally pausing after each line."""
+
+    def __init__(
+        self,
+        out: TextIO = sys.stderr,
+        delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        colour: bool | None = None,
+    ) -> None:
+        super().__init__(clock)
+        self._out = out
+        self._delay = delay
+        self._colour = out.isatty() if colour is None else colour
+        self._started = clock()
+        self._select_started = self._started
+
+    def spawn(self, generator: Any, name: object = None) -> Task:
+        task = super().spawn(generator, name)
+        self._say("spawn", task)
+        return task
+
+    def _step(self, task: Task, value: Any) -> None:
+        self._say("run", task)
+        super()._step(task, value)
+        if task.done:
+            self._say("done", task, "finished")
+        elif task.waiting_for is not None:
+            trap, argument = task.waiting_for
+            self._say("wait", task, _WAITING_FOR[trap].format(argument))
+
+    def _make_ready(self, task: Task, value: Any = None) -> None:
+        if not task.done and task.waiting_for is not None:
+            self._say("wake", task, _WHY_READY[task.waiting_for[0]])
+        super()._make_ready(task, value)
+
+    def _wait_for_io(self, timeout: float | None) -> None:
+        self._select_started = self.clock()
+        super()._wait_for_io(timeout)
+
+    def _wake_io_waiters(self, ready: list[tuple[Any, int]]) -> None:
+        waited = self.clock() - self._select_started
+        if ready or waited >= 0.001:  # quiet about polls that found nothing at once
+            sockets = "1 socket" if len(ready) == 1 else f"{len(ready)} sockets"
+            self._say("select", None, f"{sockets} ready after waiting {waited:.3f}s")
+        super()._wake_io_waiters(ready)
+
+    def _say(self, verb: str, task: Task | None, detail: str = "") -> None:
+        elapsed = self.clock() - self._started
+        label = verb.ljust(8)
+        if self._colour:
+            label = f"\x1b[{_COLOURS[verb]}m{label}\x1b[0m"
+        who = str(task.name) if task is not None else ""
+        self._out.write(f"{elapsed:11.3f}  {label} {who:<20} {detail}".rstrip() + "\n")
+        self._out.flush()
+        if self._delay:
+            time.sleep(self._delay)  # slows the whole server down: that is the point

@@ -1,0 +1,108 @@
+"""The tracing scheduler narrates waits and wake-ups, and changes nothing it narrates."""
+
+from __future__ import annotations
+
+import io
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from chat_server.scheduler import Parking, Scheduler
+from chat_server.trace import TracingScheduler
+from chat_server.traps import park, recv_wait, sleep
+from chat_testing import LineClient, machine_client
+
+
+def _interleaving(scheduler: Scheduler) -> list[tuple[str, int]]:
+    """Run three tasks that sleep, park and wake each other; record (who, step)."""
+    steps: list[tuple[str, int]] = []
+    parking = Parking()
+
+    def sleeper(name: str):  # type: ignore[no-untyped-def]
+        for step in range(3):
+            steps.append((name, step))
+            yield sleep(0)
+
+    def parker():  # type: ignore[no-untyped-def]
+        steps.append(("parker", 0))
+        yield park(parking)
+        steps.append(("parker", 1))
+
+    def waker():  # type: ignore[no-untyped-def]
+        yield sleep(0)
+        parking.wake_all()
+        steps.append(("waker", 0))
+
+    for task in (sleeper("a"), parker(), sleeper("b"), waker()):
+        scheduler.spawn(task)
+    scheduler.run()
+    return steps
+
+
+def test_tracing_does_not_change_the_order_tasks_run_in() -> None:
+    plain = _interleaving(Scheduler())
+    traced = _interleaving(TracingScheduler(out=io.StringIO()))
+    assert traced == plain
+
+
+def test_trace_shows_a_recv_wait_and_the_wake_up_that_ends_it() -> None:
+    out = io.StringIO()
+    scheduler = TracingScheduler(out=out, colour=False)
+    left, right = socket.socketpair()
+    received: list[bytes] = []
+
+    def reader():  # type: ignore[no-untyped-def]
+        yield recv_wait(left)
+        received.append(left.recv(100))
+
+    def writer():  # type: ignore[no-untyped-def]
+        yield sleep(0.01)
+        right.send(b"hello")
+
+    scheduler.spawn(reader(), name="reader(alice)")
+    scheduler.spawn(writer(), name="writer(bob)")
+    scheduler.run()
+    left.close()
+    right.close()
+    lines = [line.split(None, 1)[1] for line in out.getvalue().splitlines()]
+    wait = lines.index("wait     reader(alice)        recv: until its socket has data")
+    wake = lines.index("wake     reader(alice)        its socket has data")
+    assert wait < wake
+    assert lines[wake - 1].split()[:4] == ["select", "1", "socket", "ready"]  # what woke it
+    assert lines[wake + 1] == "run      reader(alice)"
+    assert received == [b"hello"]
+    assert "\x1b[" not in out.getvalue()  # no colour unless asked (or a terminal)
+
+
+def test_colour_marks_each_kind_of_line() -> None:
+    out = io.StringIO()
+    scheduler = TracingScheduler(out=out, colour=True)
+    scheduler.spawn(iter(()), name="nothing")  # type: ignore[arg-type]
+    scheduler.run()
+    assert "\x1b[34mspawn" in out.getvalue() and "\x1b[31mdone" in out.getvalue()
+
+
+def test_server_trace_follows_a_message_from_reader_to_writers() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
+         "--flood", "off", "--trace", "--trace-delay", "0.001"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
+        alice = machine_client(port, "alice")
+        person = LineClient(port)
+        person.send_line("bob")
+        person.read_until("*** bob joined")
+        alice.send_line("hi bob")
+        assert person.read_until("<alice>")[-1] == "<alice> hi bob"
+        time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, trace = process.communicate(timeout=15)
+    assert process.returncode == 0
+    assert "wait     reader(alice)        recv: until its socket has data" in trace
+    assert "wake     reader(alice)        its socket has data" in trace
+    assert "wake     writer(bob)          woken by other code (it was parked)" in trace
+    assert "Traceback" not in trace
