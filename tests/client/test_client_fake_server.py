@@ -13,7 +13,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from client_harness import ENTER, running_client, run, wait_until
+from client_harness import CTRL_C, ENTER, running_client, run, wait_until
 
 from chat_client.connection import KEEPALIVE_TOKEN, ConnectionSettings
 from chat_client.state import ConnectionState
@@ -188,6 +188,9 @@ def test_no_server_at_all_is_shown_and_retried_with_backoff() -> None:
             assert alice.pane.count("cannot reach") == 1  # said once, not at every retry
             alice.type("hello" + ENTER)
             await alice.wait_for_pane("not connected (connecting): not sent")
+            alice.type(CTRL_C)  # quitting needs no server
+            await wait_until(alice.task.done, "the application to end", timeout=5)
+            assert alice.task.exception() is None
     run(scenario)
 
 
