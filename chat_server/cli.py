@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="BURST/RATE|off",
                         help="a burst of BURST lines, then RATE lines a second; "
                              "off to disable (default: 10/5)")
+    parser.add_argument("--bots", type=_whole_number, default=0, metavar="N",
+                        help="start N simulated chatters that join over loopback "
+                             "(for a demo without volunteers; default: 0)")
+    parser.add_argument("--bot-interval", type=_seconds, default=6.0, metavar="SECONDS",
+                        help="how often each bot talks, on average (default: 6)")
     parser.add_argument("--trace", action="store_true",
                         help="print every decision of the scheduler to standard error: "
                              "which task runs, what it waits for, what wakes it")
@@ -69,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         spare_loopback=args.max_per_address is None,
         join_timeout=args.join_timeout or None,
         outbox_limit=args.outbox_limit, flood=args.flood,
+        bots=args.bots, bot_interval=max(args.bot_interval, 0.05),
     )
     scheduler = TracingScheduler(delay=args.trace_delay) if args.trace else None
     try:

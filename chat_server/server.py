@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS, Admission, Refusal
 from chat_server.audience import Audience
+from chat_server.bots import start_bots
 from chat_server.flood import FloodPolicy
 from chat_server.room import Room
 from chat_server.scheduler import Parking, Scheduler, Task
@@ -45,6 +46,8 @@ class ServerConfig:
     max_per_address: int | None = DEFAULT_MAX_PER_ADDRESS  # None: no cap
     spare_loopback: bool = True  # the per-address cap does not apply to 127.0.0.1 and ::1
     join_timeout: float | None = 120.0  # seconds to choose a nickname; None: forever
+    bots: int = 0  # demo chatters started inside the server (see bots.py)
+    bot_interval: float = 6.0  # seconds between a bot's lines, on average
     outbox_limit: int = 1 << 20
     flood: FloodPolicy | None = FloodPolicy(burst=10, rate=5.0)
     close_grace: float = 2.0  # how long a closing connection may take to flush and close
@@ -83,6 +86,10 @@ class ChatServer:
         spawn(broadcaster(self.room, self.audience))
         spawn(expire_unjoined(self._join_deadlines, self._has_join_deadlines,
                               self.scheduler.clock, self._expire_if_unjoined))
+        if self.config.bots:
+            host, port = self.address
+            loopback = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            start_bots(self.config.bots, (loopback, port), self.config.bot_interval, spawn)
         with _signals_as_bytes() as wakeup:
             spawn(watch_signals(wakeup, self._on_signal))
             self.scheduler.run()
