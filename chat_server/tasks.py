@@ -131,8 +131,7 @@ def _send_everything_queued(sock: socket.socket, outbox: Outbox) -> TaskGenerato
 def broadcaster(room: Room, audience: Audience) -> TaskGenerator:
     """Deliver the room's outgoing queue, in order, for as long as the server runs."""
     while True:
-        while room.outgoing:
-            audience.deliver(room.outgoing.popleft())
+        audience.deliver_all(room.outgoing)
         yield park(room.has_outgoing)
 
 

@@ -51,7 +51,7 @@ class Event:
     ENDS_WITH_TEXT: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        values = [getattr(self, field.name) for field in fields(self)]
+        values = [getattr(self, name) for name in field_names(type(self))]
         words = values[:-1] if self.ENDS_WITH_TEXT else values
         for word in words:
             if isinstance(word, str) and not _is_word(word):
@@ -221,5 +221,16 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 )
 
 
+def field_names(cls: type[Event]) -> tuple[str, ...]:
+    """The names of an event class's fields, in order (looked up once per class)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in fields(cls))
+    return names
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _is_word(value: str) -> bool:
-    return bool(value) and not any(char.isspace() for char in value)
+    return value.split() == [value]  # not empty, and no whitespace of any kind

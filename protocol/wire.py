@@ -8,12 +8,10 @@ Two events are lists: `USERS` (any number of nicknames) and `STATS` (`key=value`
 
 from __future__ import annotations
 
-from dataclasses import fields
-
-from protocol.events import EVENT_TYPES, Event, Stats, UnknownEvent, Users
+from protocol.events import EVENT_TYPES, Event, Stats, UnknownEvent, Users, field_names
 
 _TYPE_BY_KIND: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
-_FIELD_COUNT: dict[type[Event], int] = {cls: len(fields(cls)) for cls in EVENT_TYPES}
+_FIELD_COUNT: dict[type[Event], int] = {cls: len(field_names(cls)) for cls in EVENT_TYPES}
 
 
 class MalformedEvent(ValueError):
@@ -31,8 +29,7 @@ def event_line(event: Event) -> str:
         return " ".join((Users.KIND, *event.nicks))
     if isinstance(event, Stats):
         return " ".join((Stats.KIND, *(f"{key}={value}" for key, value in event.figures)))
-    values = [getattr(event, field.name) for field in fields(event)]
-    return " ".join((event.KIND, *values))
+    return " ".join([event.KIND, *[getattr(event, name) for name in field_names(type(event))]])
 
 
 def decode_event(line: str) -> Event | UnknownEvent:
