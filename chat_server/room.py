@@ -89,6 +89,11 @@ class Room:
         """The nicknames in the room, in join order."""
         return tuple(member.nick for member in self._members)
 
+    @property
+    def member_count(self) -> int:
+        """How many people are in the room."""
+        return len(self._members)
+
     def is_joined(self, member: Member) -> bool:
         """True if `member` is in the room."""
         return member in self._members
@@ -97,7 +102,7 @@ class Room:
 
     def greet(self, member: Member) -> None:
         """Say hello to a new connection (it is not in the room yet)."""
-        count = len(self._members)
+        count = self.member_count
         people = "1 person is" if count == 1 else f"{count} people are"
         self._reply(member, Info(
             f"Welcome to {self.server_name}! {people} here. "

@@ -106,7 +106,7 @@ class ChatServer:
         return {
             **self.scheduler.task_counts(),
             "clients": len(self.sessions),
-            "joined": len(self.room.nicks),
+            "joined": self.room.member_count,
             "events_relayed": self.audience.events_relayed,
             "outbox_bytes": sum(owed),
             "outbox_max": max(owed, default=0),
