@@ -7,6 +7,9 @@ depends on the pane's height, not on the length of the scrollback.
 
 Wrapping counts display columns (`get_cwidth`), so Chinese and emoji, two columns each,
 never overflow a line or split in half; continuation lines are indented past the timestamp.
+A line break in an entry (only the view puts one there: network text never holds one once
+cleaned) starts a new row, so a panel such as `/stats` is one entry over several lines:
+it scrolls, pages and ages out of the scrollback as one thing.
 """
 
 from __future__ import annotations
@@ -38,11 +41,25 @@ def wrap_fragments(fragments: Fragments, width: int, indent: int = 0) -> tuple[R
     Rows break between words where they can; a word wider than a whole row is cut between
     characters. A character never straddles two rows: a wide one that does not fit starts
     the next row. Zero-width characters (combining marks) stay with the one before them.
+    A `\n` always starts a new row.
     """
     builder = _RowBuilder(max(width, 1), indent)
-    for word in _words(fragments):
-        builder.add_word(word)
+    for number, line in enumerate(_lines(fragments)):
+        if number:
+            builder.break_row()
+        for word in _words(line):
+            builder.add_word(word)
     return builder.rows()
+
+
+def _lines(fragments: Fragments) -> list[Fragments]:
+    """`fragments` cut at each `\n` (which is dropped), keeping every piece's style."""
+    lines: list[list[tuple[str, str]]] = [[]]
+    for style, text in fragments:
+        first, *others = text.split("\n")
+        lines[-1].append((style, first))
+        lines.extend([(style, piece)] for piece in others)
+    return [tuple(line) for line in lines]
 
 
 _StyledChar = tuple[str, str]
@@ -74,7 +91,7 @@ class _RowBuilder:
     def add_word(self, word: list[_StyledChar]) -> None:
         visible = get_cwidth("".join(char for _, char in word).rstrip(" "))
         if self._column + visible > self._width and self._column > self._row_start():
-            self._break()
+            self.break_row()
         for style, char in word:
             self._add(style, char)
 
@@ -84,7 +101,7 @@ class _RowBuilder:
             if char == " ":
                 return  # a space at the end of a row is the line break itself
             if self._column > self._row_start():
-                self._break()
+                self.break_row()
         if self._row and self._row[-1][0] == style:
             self._row[-1] = (style, self._row[-1][1] + char)
         else:
@@ -94,7 +111,8 @@ class _RowBuilder:
     def _row_start(self) -> int:
         return self._indent if self._done else 0
 
-    def _break(self) -> None:
+    def break_row(self) -> None:
+        """End the row here; the next one starts at the indent."""
         self._done.append(tuple(self._row))
         self._row = [("", " " * self._indent)] if self._indent else []
         self._column = self._indent

@@ -155,3 +155,29 @@ def test_the_pane_is_not_focusable_so_typing_always_goes_to_the_input_line() -> 
 
 def test_entry_kinds_of_notices() -> None:
     assert message(1).kind is EntryKind.MESSAGE
+
+
+def test_a_line_break_starts_an_indented_row_and_each_line_wraps_on_its_own() -> None:
+    fragments = (("class:a", "heading\n  one two three"), ("class:b", "\n  four"))
+    rows = wrap_fragments(fragments, width=12, indent=3)
+    assert [row_text(row) for row in rows] == ["heading", "     one two", "   three",
+                                               "     four"]
+    assert rows[-1][-1] == ("class:b", "  four")  # a piece after a break keeps its style
+    assert all("\n" not in row_text(row) for row in rows)
+
+
+def test_an_entry_of_several_lines_scrolls_as_one_entry() -> None:
+    panel = Entry(EntryKind.INFO, (("", "12:00 -!- figures\n    a 1\n    b 2"),))
+    state = ClientState(address="h:1")
+    for number in range(20):
+        state.add_entry(message(number))
+    state.add_entry(panel)
+    control = ScrollbackControl(state)
+    control.create_content(80, 6)
+    assert control.visible_text()[-3:] == ["12:00 -!- figures", "          a 1",
+                                           "          b 2"]
+    control.page_up()  # 4 entries were on screen (3 rows of panel, 3 messages): 3 back
+    assert state.scroll_offset == 3
+    assert control.visible_text(80, 6)[-1].endswith("message 17")
+    control.page_down()
+    assert state.following and control.visible_text(80, 6)[-1] == "          b 2"
