@@ -1,0 +1,863 @@
+/*
+ * loadgen: the chat benchmark's load generator (one thread, epoll, 127.0.0.1 only).
+ *
+ * Written in C so that it is never the bottleneck: a Python client parsing a few million
+ * lines a second would measure itself, not the server. It reports its own CPU use so the
+ * report can show that.
+ *
+ * Every connection says `/hello bench 1` and `/nick cN`, and counts as joined when it sees
+ * its own `JOIN cN`. Senders then say lines `SENDER SEQ SEND_NS [padding]`, which the
+ * server relays to everyone as `MSG cSENDER SENDER SEQ SEND_NS ...`. Every receiver checks
+ * each sender's sequence numbers arrive in order with none missing, and records the
+ * latency (now - SEND_NS, one monotonic clock in one process). Anything lost, reordered
+ * or unexpected (an ERROR, a BYE, a PART of a healthy client) fails the run: the reason is
+ * printed loudly and the exit status is 2.
+ *
+ * Modes:
+ *   load  N clients, S of them senders, paced (-r msgs/s each) or windowed (-w messages in
+ *         flight per sender), for -t seconds; then waits until every message has reached
+ *         every receiver. With -x, one more client joins and then never reads again.
+ *   join  N clients connect at once; time until all have joined, until every JOIN has
+ *         reached everyone, and until one broadcast has reached all; the server's memory.
+ *
+ * Results: one JSON object on standard output; progress and failures on standard error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NS_PER_S 1000000000ULL
+#define READ_CHUNK (256 * 1024)     /* one read() per readiness event, at most this */
+#define MAX_PARTIAL (1024 * 1024)   /* longest line we accept (USERS of 10,000 nicks fits) */
+#define MAX_EVENTS 1024
+#define STALL_RCVBUF 4096           /* the stalled client's receive buffer: fill it quickly */
+
+/* ---------------------------------------------------------------- time and the server */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* Our own CPU time (user + system), to show we are not the bottleneck. */
+static uint64_t self_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * NS_PER_S
+         + ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000;
+}
+
+/* The server's CPU time from /proc/PID/stat (utime + stime), or 0 if unknown. */
+static uint64_t server_cpu_ns(int pid)
+{
+    char path[64], buf[1024];
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may contain spaces: count fields after its ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                     &utime, &stime) != 2)
+        return 0;
+    return (utime + stime) * (NS_PER_S / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
+/* The server's resident memory in KiB from /proc/PID/status, or 0 if unknown. */
+static long server_rss_kib(int pid)
+{
+    char path[64], line[256];
+    long kib = 0;
+    if (pid <= 0)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/*
+ * How many times the kernel found a listening socket's accept queue full (TcpExt
+ * ListenOverflows in /proc/net/netstat), or -1. A SYN or ACK dropped for this waits a
+ * second or more to be retried, so it explains slow joins. It counts every listener in
+ * this network namespace, ours and anyone else's.
+ */
+static long listen_overflows(void)
+{
+    static char text[16384];
+    FILE *f = fopen("/proc/net/netstat", "r");
+    if (!f)
+        return -1;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    /* Two lines start with "TcpExt:": the names, then the values in the same order. */
+    char *names = strstr(text, "TcpExt:");
+    char *values = names ? strstr(names + 1, "TcpExt:") : NULL;
+    if (!values)
+        return -1;
+    int column = 0;
+    for (char *p = names; p < values && *p != '\n'; p++)
+        if (*p == ' ' && strncmp(p + 1, "ListenOverflows ", 16) == 0) {
+            for (char *v = values; *v && *v != '\n'; v++)
+                if (*v == ' ' && --column < 0)
+                    return atol(v + 1);
+            return -1;
+        } else if (*p == ' ') {
+            column++;
+        }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- latency histogram */
+
+/*
+ * Log-linear buckets: exact below 64 ns, then 64 buckets per power of two (under 1.6%
+ * error), so a percentile costs a scan and recording one sample costs a few instructions.
+ */
+#define SUB_BITS 6
+#define SUB_COUNT (1 << SUB_BITS)
+#define HIST_BUCKETS (SUB_COUNT * 40)
+
+struct histogram {
+    uint64_t counts[HIST_BUCKETS];
+    uint64_t total;
+    uint64_t max;
+};
+
+static unsigned bucket_of(uint64_t v)
+{
+    if (v < SUB_COUNT)
+        return (unsigned)v;
+    unsigned msb = 63 - (unsigned)__builtin_clzll(v);
+    unsigned shift = msb - SUB_BITS;
+    unsigned b = (shift + 1) * SUB_COUNT + (unsigned)((v >> shift) - SUB_COUNT);
+    return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1;
+}
+
+static uint64_t bucket_floor(unsigned b)
+{
+    if (b < SUB_COUNT)
+        return b;
+    unsigned shift = b / SUB_COUNT - 1;
+    return (uint64_t)(b % SUB_COUNT + SUB_COUNT) << shift;
+}
+
+static void hist_add(struct histogram *h, uint64_t v)
+{
+    h->counts[bucket_of(v)]++;
+    h->total++;
+    if (v > h->max)
+        h->max = v;
+}
+
+static uint64_t hist_percentile(const struct histogram *h, double pct)
+{
+    if (h->total == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(pct / 100.0 * (double)h->total);
+    if (rank >= h->total)
+        rank = h->total - 1;
+    uint64_t seen = 0;
+    for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+        seen += h->counts[b];
+        if (seen > rank)
+            return bucket_floor(b);
+    }
+    return h->max;
+}
+
+/* ---------------------------------------------------------------- state */
+
+enum conn_state { UNOPENED, CONNECTING, JOINING, JOINED, CLOSED };
+
+struct conn {
+    int fd;
+    int index;                 /* its nickname is c<index> */
+    enum conn_state state;
+    bool sender, stalled;
+    uint64_t sent;             /* messages this sender has said */
+    uint64_t acked;            /* ...and has seen come back from the server */
+    uint64_t next_send_ns;     /* paced senders: when the next message is due */
+    uint32_t *expect;          /* per sender: the next sequence number due here */
+    char *partial;             /* the start of a line whose LF has not come yet */
+    size_t partial_len;
+    char *pending;             /* output the kernel did not take yet */
+    size_t pending_len;
+};
+
+struct options {
+    const char *mode;
+    int port, clients, senders, server_pid;
+    double rate, seconds, timeout;
+    int window, padding;
+    bool stall;
+};
+
+struct bench {
+    struct options opt;
+    int epfd;
+    struct conn *conns;
+    int nconns;                /* clients, plus the stalled one with -x */
+    int nreceivers;            /* the clients that read and are checked */
+    int opened, joined;
+    bool sending;              /* senders may say more */
+    uint64_t joins_seen, joins_expected;
+    uint64_t deliveries;       /* MSG lines received by receivers */
+    uint64_t messages_sent;
+    uint64_t stall_cut_ns;     /* when the others learned the stalled one is gone */
+    uint64_t stall_parts_seen;
+    struct histogram latency;
+    char failure[512];
+    char padding[4096];
+};
+
+static bool failed(const struct bench *b)
+{
+    return b->failure[0] != '\0';
+}
+
+/* Record the first thing that went wrong; the run stops and exits 2. */
+static void fail(struct bench *b, const char *fmt, ...)
+{
+    if (failed(b))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->failure, sizeof b->failure, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n*** LOADGEN FAILURE: %s ***\n\n", b->failure);
+}
+
+/* ---------------------------------------------------------------- sockets */
+
+static void watch(struct bench *b, struct conn *c, int op, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = c };
+    if (epoll_ctl(b->epfd, op, c->fd, &ev) < 0 && op != EPOLL_CTL_DEL)
+        fail(b, "epoll_ctl: %s", strerror(errno));
+}
+
+static void close_conn(struct bench *b, struct conn *c)
+{
+    if (c->state == UNOPENED || c->state == CLOSED)
+        return;
+    epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    c->state = CLOSED;
+}
+
+/* Write now what the kernel takes; keep the rest and wait for EPOLLOUT. */
+static void conn_send(struct bench *b, struct conn *c, const char *data, size_t len)
+{
+    if (c->pending_len == 0) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            fail(b, "c%d: send: %s", c->index, strerror(errno));
+            return;
+        }
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+        if (len == 0)
+            return;
+        watch(b, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
+    }
+    c->pending = realloc(c->pending, c->pending_len + len);
+    memcpy(c->pending + c->pending_len, data, len);
+    c->pending_len += len;
+}
+
+static void flush_pending(struct bench *b, struct conn *c)
+{
+    ssize_t n = send(c->fd, c->pending, c->pending_len, MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            fail(b, "c%d: send: %s", c->index, strerror(errno));
+        return;
+    }
+    memmove(c->pending, c->pending + n, c->pending_len - (size_t)n);
+    c->pending_len -= (size_t)n;
+    if (c->pending_len == 0)
+        watch(b, c, EPOLL_CTL_MOD, c->stalled && c->state == JOINED ? 0 : EPOLLIN);
+}
+
+/* Start a non-blocking connect; the connection says hello once it is writable. */
+static void open_conn(struct bench *b, struct conn *c)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)b->opt.port) };
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        fail(b, "socket: %s (raise the open-file limit?)", strerror(errno));
+        return;
+    }
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->stalled) {  /* must be set before connecting to limit the advertised window */
+        int size = STALL_RCVBUF;
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS) {
+        fail(b, "c%d: connect: %s", c->index, strerror(errno));
+        return;
+    }
+    c->state = CONNECTING;
+    b->opened++;
+    struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = c };
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        fail(b, "epoll_ctl: %s", strerror(errno));
+}
+
+static void connected(struct bench *b, struct conn *c)
+{
+    int error = 0;
+    socklen_t len = sizeof error;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    if (error) {
+        fail(b, "c%d: connect: %s", c->index, strerror(error));
+        return;
+    }
+    c->state = JOINING;
+    watch(b, c, EPOLL_CTL_MOD, EPOLLIN);
+    char hello[64];
+    int n = snprintf(hello, sizeof hello, "/hello bench 1\n/nick c%d\n", c->index);
+    conn_send(b, c, hello, (size_t)n);
+}
+
+/* ---------------------------------------------------------------- saying things */
+
+static void say_one(struct bench *b, struct conn *c, char *buf, size_t *len)
+{
+    *len += (size_t)sprintf(buf + *len, "%d %llu %llu%s\n", c->index,
+                            (unsigned long long)c->sent, (unsigned long long)now_ns(),
+                            b->padding);
+    c->sent++;
+    b->messages_sent++;
+}
+
+/* Windowed sender: top up to `window` messages in flight, in one send. */
+static void top_up_window(struct bench *b, struct conn *c)
+{
+    static char buf[64 * 1024];
+    size_t len = 0;
+    while (c->sent - c->acked < (uint64_t)b->opt.window && len + 5000 < sizeof buf)
+        say_one(b, c, buf, &len);
+    if (len)
+        conn_send(b, c, buf, len);
+}
+
+/* Paced senders: say what is due; return when the next message is due. */
+static uint64_t say_due_messages(struct bench *b, uint64_t now)
+{
+    uint64_t period = (uint64_t)((double)NS_PER_S / b->opt.rate);
+    uint64_t next = UINT64_MAX;
+    char buf[8192];
+    for (int i = 0; i < b->opt.senders; i++) {
+        struct conn *c = &b->conns[i];
+        size_t len = 0;
+        /* A late wake-up says all that is due: the offered load stays the same. */
+        while (c->next_send_ns <= now && len + 5000 < sizeof buf) {
+            say_one(b, c, buf, &len);
+            c->next_send_ns += period;
+        }
+        if (len)
+            conn_send(b, c, buf, len);
+        if (c->next_send_ns < next)
+            next = c->next_send_ns;
+    }
+    return next;
+}
+
+/* ---------------------------------------------------------------- hearing things */
+
+/* Parse a decimal number at *p, moving *p past it; false if there is none. */
+static bool parse_u64(const char **p, const char *end, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    while (s < end && *s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    if (s == *p)
+        return false;
+    *out = v;
+    *p = s;
+    return true;
+}
+
+/* `cN` -> N, or -1 when the word is not one of our nicknames. */
+static long nick_index(const char *p, const char *end)
+{
+    uint64_t v;
+    if (p >= end || *p != 'c')
+        return -1;
+    p++;
+    if (!parse_u64(&p, end, &v) || (p < end && *p != ' '))
+        return -1;
+    return (long)v;
+}
+
+/* `MSG cN N SEQ SEND_NS ...`: check the order, count it, time it. */
+static void heard_message(struct bench *b, struct conn *c, const char *line, const char *end,
+                          uint64_t now)
+{
+    const char *p = line;
+    long nick = nick_index(p, end);
+    uint64_t sender, seq, sent_ns;
+    p = memchr(p, ' ', (size_t)(end - p));
+    if (nick < 0 || !p || (p++, !parse_u64(&p, end, &sender)) || p >= end || *p++ != ' '
+        || !parse_u64(&p, end, &seq) || p >= end || *p++ != ' '
+        || !parse_u64(&p, end, &sent_ns)) {
+        fail(b, "c%d: a MSG line we cannot read: MSG %.*s", c->index, (int)(end - line), line);
+        return;
+    }
+    if ((uint64_t)nick != sender || sender >= (uint64_t)b->opt.senders) {
+        fail(b, "c%d: MSG from c%ld claims sender %llu", c->index, nick,
+             (unsigned long long)sender);
+        return;
+    }
+    uint32_t *expected = &c->expect[sender];
+    if (seq != *expected) {
+        fail(b, "c%d: from c%llu got message %llu, expected %u (%s)", c->index,
+             (unsigned long long)sender, (unsigned long long)seq, *expected,
+             seq > *expected ? "LOST" : "REORDERED or duplicated");
+        return;
+    }
+    (*expected)++;
+    b->deliveries++;
+    hist_add(&b->latency, now > sent_ns ? now - sent_ns : 0);
+    if (sender == (uint64_t)c->index)
+        c->acked++;
+}
+
+static void heard_join(struct bench *b, struct conn *c, const char *p, const char *end)
+{
+    if (!c->stalled)
+        b->joins_seen++;
+    if (c->state == JOINING && nick_index(p, end) == c->index) {
+        c->state = JOINED;
+        b->joined++;
+        if (c->stalled)  /* from now on it never reads */
+            watch(b, c, EPOLL_CTL_MOD, c->pending_len ? EPOLLOUT : 0);
+    }
+}
+
+/* `PART cN REASON`: only the stalled client may leave, and only as `too slow`. */
+static void heard_part(struct bench *b, struct conn *c, const char *p, const char *end)
+{
+    long nick = nick_index(p, end);
+    const char *reason = memchr(p, ' ', (size_t)(end - p));
+    reason = reason ? reason + 1 : end;
+    bool stalled_one = b->opt.stall && nick == b->nconns - 1;
+    if (!stalled_one) {
+        fail(b, "c%d: the server says c%ld left: %.*s", c->index, nick,
+             (int)(end - reason), reason);
+        return;
+    }
+    if ((size_t)(end - reason) != 8 || memcmp(reason, "too slow", 8) != 0) {
+        fail(b, "the stalled client left for another reason: %.*s", (int)(end - reason), reason);
+        return;
+    }
+    if (b->stall_parts_seen++ == 0)
+        b->stall_cut_ns = now_ns();
+}
+
+static bool starts_with(const char *p, const char *end, const char *word, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, word, n) == 0;
+}
+
+static void heard_line(struct bench *b, struct conn *c, const char *p, const char *end,
+                       uint64_t now)
+{
+    if (end > p && end[-1] == '\r')
+        end--;
+    if (starts_with(p, end, "MSG ", 4))
+        heard_message(b, c, p + 4, end, now);
+    else if (starts_with(p, end, "JOIN ", 5))
+        heard_join(b, c, p + 5, end);
+    else if (starts_with(p, end, "PART ", 5))
+        heard_part(b, c, p + 5, end);
+    else if (starts_with(p, end, "ERROR ", 6) || starts_with(p, end, "BYE", 3))
+        fail(b, "c%d: unexpected from the server: %.*s", c->index, (int)(end - p), p);
+    /* Greeting, HELLO, WELCOME, USERS: nothing to check. */
+}
+
+/* Hand every complete line in buf[0..len) to heard_line; keep the unfinished tail. */
+static void heard_bytes(struct bench *b, struct conn *c, char *buf, size_t len)
+{
+    uint64_t now = now_ns();  /* once per read: a line's latency ends when it arrives */
+    char *p = buf, *end = buf + len;
+    char *lf;
+    while (!failed(b) && (lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        heard_line(b, c, p, lf, now);
+        p = lf + 1;
+    }
+    size_t rest = (size_t)(end - p);
+    if (rest > MAX_PARTIAL) {
+        fail(b, "c%d: a line longer than %d bytes", c->index, MAX_PARTIAL);
+        return;
+    }
+    if (rest) {
+        c->partial = realloc(c->partial, rest);
+        memcpy(c->partial, p, rest);
+    }
+    c->partial_len = rest;
+}
+
+static void readable(struct bench *b, struct conn *c)
+{
+    static char buf[MAX_PARTIAL + READ_CHUNK];
+    memcpy(buf, c->partial, c->partial_len);
+    ssize_t n = recv(c->fd, buf + c->partial_len, READ_CHUNK, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n <= 0) {
+        fail(b, "c%d: connection %s while %s", c->index,
+             n < 0 ? strerror(errno) : "closed by the server",
+             c->state == JOINING ? "joining (often: the server's accept queue stayed full "
+                                   "and the kernel gave up the handshake)"
+                                 : "in the room");
+        close_conn(b, c);
+        return;
+    }
+    heard_bytes(b, c, buf, c->partial_len + (size_t)n);
+    if (b->sending && c->sender && b->opt.window > 0 && c->state == JOINED)
+        top_up_window(b, c);
+}
+
+/* ---------------------------------------------------------------- the event loop */
+
+typedef bool (*condition)(const struct bench *);
+
+/*
+ * Run the event loop until `done` holds, the deadline passes or the run fails.
+ * Paced senders say their messages on time while it runs. True when `done` held.
+ */
+static bool run_until(struct bench *b, condition done, uint64_t deadline)
+{
+    struct epoll_event events[MAX_EVENTS];
+    while (!failed(b) && !(done && done(b))) {
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return false;
+        uint64_t wake = deadline;
+        if (b->sending && b->opt.rate > 0) {
+            uint64_t next = say_due_messages(b, now);
+            if (next < wake)
+                wake = next;
+        }
+        /* epoll_wait counts in milliseconds: round up so we never spin before a deadline. */
+        int timeout = (int)((wake - now + 999999) / 1000000);
+        int n = epoll_wait(b->epfd, events, MAX_EVENTS, timeout);
+        if (n < 0 && errno != EINTR) {
+            fail(b, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n && !failed(b); i++) {
+            struct conn *c = events[i].data.ptr;
+            if (c->stalled && c->state == JOINED && !c->pending_len)
+                close_conn(b, c);  /* it never reads: any event means it was cut off */
+            else if (c->state == CONNECTING)
+                connected(b, c);
+            else if (events[i].events & EPOLLOUT && c->pending_len)
+                flush_pending(b, c);
+            else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                readable(b, c);
+        }
+    }
+    return !failed(b);
+}
+
+static bool all_joined(const struct bench *b) { return b->joined == b->opened; }
+
+static bool joins_settled(const struct bench *b) { return b->joins_seen >= b->joins_expected; }
+
+static bool all_delivered(const struct bench *b)
+{
+    return b->deliveries == b->messages_sent * (uint64_t)b->nreceivers;
+}
+
+static bool stall_noticed(const struct bench *b)
+{
+    return b->stall_parts_seen == (uint64_t)b->nreceivers;
+}
+
+static uint64_t deadline_in(double seconds)
+{
+    return now_ns() + (uint64_t)(seconds * (double)NS_PER_S);
+}
+
+/* ---------------------------------------------------------------- phases */
+
+/* Open connections [first, last) at once; wait until all joined and all JOINs arrived. */
+static bool join_range(struct bench *b, int first, int last, uint64_t *joined_ns,
+                       uint64_t *settled_ns)
+{
+    uint64_t start = now_ns(), deadline = deadline_in(b->opt.timeout);
+    for (int i = first; i < last && !failed(b); i++)
+        open_conn(b, &b->conns[i]);
+    if (!run_until(b, all_joined, deadline)) {
+        fail(b, "only %d of %d clients joined within %.0f s", b->joined, last,
+             b->opt.timeout);
+        return false;
+    }
+    *joined_ns = now_ns() - start;
+    if (!run_until(b, joins_settled, deadline)) {
+        fail(b, "the JOIN events did not all arrive (%llu of %llu)",
+             (unsigned long long)b->joins_seen, (unsigned long long)b->joins_expected);
+        return false;
+    }
+    *settled_ns = now_ns() - start;
+    return true;
+}
+
+/*
+ * Everyone joins at once. The stalled client joins last, once the others have settled,
+ * so that the count of JOIN lines the readers must see stays exact.
+ */
+static bool join_everyone(struct bench *b, uint64_t *joined_ns, uint64_t *settled_ns)
+{
+    /* The k-th JOIN reaches the k clients in the room by then: n(n+1)/2 in all. */
+    uint64_t n = (uint64_t)b->opt.clients, unused;
+    b->joins_expected = n * (n + 1) / 2;
+    if (!join_range(b, 0, b->opt.clients, joined_ns, settled_ns))
+        return false;
+    if (!b->opt.stall)
+        return true;
+    b->joins_expected += n;  /* every reader hears the stalled client's JOIN */
+    return join_range(b, b->opt.clients, b->nconns, &unused, &unused);
+}
+
+/* After the load: everything said must reach every receiver, in time. */
+static bool drain(struct bench *b)
+{
+    b->sending = false;
+    if (!run_until(b, all_delivered, deadline_in(b->opt.timeout))) {
+        fail(b, "%llu deliveries never arrived (LOST)",
+             (unsigned long long)(b->messages_sent * (uint64_t)b->nreceivers - b->deliveries));
+        return false;
+    }
+    return true;
+}
+
+static void print_latency(const struct bench *b)
+{
+    printf("\"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f, \"latency_max_us\": %.1f, ",
+           hist_percentile(&b->latency, 50) / 1e3, hist_percentile(&b->latency, 99) / 1e3,
+           b->latency.max / 1e3);
+}
+
+/* Senders say messages for the duration; report deliveries/s, latency and CPU. */
+static void run_load(struct bench *b)
+{
+    uint64_t joined_ns, settled_ns;
+    if (!join_everyone(b, &joined_ns, &settled_ns))
+        return;
+    uint64_t start = now_ns(), cpu0 = self_cpu_ns(), server0 = server_cpu_ns(b->opt.server_pid);
+    uint64_t period = b->opt.rate > 0 ? (uint64_t)((double)NS_PER_S / b->opt.rate) : 0;
+    b->sending = true;
+    for (int i = 0; i < b->opt.senders; i++) {
+        struct conn *c = &b->conns[i];
+        c->next_send_ns = start + period * (uint64_t)i / (uint64_t)b->opt.senders;  /* spread */
+        if (b->opt.window > 0)
+            top_up_window(b, c);
+    }
+    run_until(b, NULL, deadline_in(b->opt.seconds));
+    uint64_t elapsed = now_ns() - start, delivered = b->deliveries;
+    uint64_t cpu = self_cpu_ns() - cpu0, server = server_cpu_ns(b->opt.server_pid) - server0;
+    if (!drain(b))
+        return;
+    if (b->opt.stall && !stall_noticed(b))  /* give the cut-off a moment if it is late */
+        run_until(b, stall_noticed, deadline_in(2.0));
+    printf("{\"ok\": true, \"mode\": \"load\", \"clients\": %d, \"senders\": %d, "
+           "\"messages\": %llu, \"deliveries\": %llu, \"duration_s\": %.3f, "
+           "\"deliveries_per_s\": %.0f, ", b->opt.clients, b->opt.senders,
+           (unsigned long long)b->messages_sent, (unsigned long long)b->deliveries,
+           elapsed / 1e9, delivered / (elapsed / 1e9));
+    print_latency(b);
+    printf("\"loadgen_cpu_pct\": %.1f, \"server_cpu_pct\": %.1f, \"join_s\": %.3f",
+           100.0 * cpu / elapsed, b->opt.server_pid > 0 ? 100.0 * server / elapsed : -1.0,
+           joined_ns / 1e9);
+    if (b->opt.stall)
+        printf(", \"stalled_cut_off\": %s, \"stalled_cut_off_after_s\": %.3f",
+               stall_noticed(b) ? "true" : "false",
+               stall_noticed(b) ? (b->stall_cut_ns - start) / 1e9 : -1.0);
+    printf("}\n");
+}
+
+/* N join at once; then one broadcast. Times, and the server's memory per connection. */
+static void run_join(struct bench *b)
+{
+    long rss_before = server_rss_kib(b->opt.server_pid), overflows = listen_overflows();
+    uint64_t cpu0 = self_cpu_ns(), server0 = server_cpu_ns(b->opt.server_pid);
+    uint64_t joined_ns, settled_ns;
+    if (!join_everyone(b, &joined_ns, &settled_ns))
+        return;
+    uint64_t join_cpu = self_cpu_ns() - cpu0;
+    uint64_t server_join_cpu = server_cpu_ns(b->opt.server_pid) - server0;
+    if (overflows >= 0)
+        overflows = listen_overflows() - overflows;
+    run_until(b, NULL, deadline_in(0.5));  /* let the server settle before weighing it */
+    long rss_after = server_rss_kib(b->opt.server_pid);
+    /* One broadcast from the first client; time until every client has it. */
+    uint64_t said = now_ns();
+    b->sending = true;
+    char buf[8192];
+    size_t len = 0;
+    say_one(b, &b->conns[0], buf, &len);
+    conn_send(b, &b->conns[0], buf, len);
+    if (!drain(b))
+        return;
+    uint64_t fanout = now_ns() - said;
+    printf("{\"ok\": true, \"mode\": \"join\", \"clients\": %d, \"deliveries\": %llu, "
+           "\"join_all_s\": %.3f, \"join_settled_s\": %.3f, \"broadcast_all_ms\": %.3f, ",
+           b->opt.clients, (unsigned long long)b->deliveries, joined_ns / 1e9,
+           settled_ns / 1e9, fanout / 1e6);
+    print_latency(b);
+    printf("\"rss_before_kib\": %ld, \"rss_after_kib\": %ld, \"bytes_per_conn\": %.0f, "
+           "\"server_join_cpu_s\": %.3f, \"listen_overflows\": %ld, "
+           "\"loadgen_cpu_pct\": %.1f}\n", rss_before, rss_after,
+           (rss_after - rss_before) * 1024.0 / b->opt.clients, server_join_cpu / 1e9,
+           overflows, 100.0 * join_cpu / (double)(settled_ns ? settled_ns : 1));
+}
+
+/* The failure as a JSON object, so the runner can show why. */
+static void print_failure(const struct bench *b)
+{
+    printf("{\"ok\": false, \"error\": \"");
+    for (const char *p = b->failure; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            putchar('\\');
+        putchar((unsigned char)*p < ' ' ? '?' : *p);
+    }
+    printf("\"}\n");
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static void usage(void)
+{
+    fprintf(stderr,
+        "usage: loadgen load|join -p PORT -n CLIENTS [-s SENDERS] [-r RATE | -w WINDOW]\n"
+        "               [-t SECONDS] [-T TIMEOUT] [-z PADDING] [-x] [-P SERVER_PID]\n"
+        "  load  senders say messages for SECONDS: paced at RATE/s each, or WINDOW in flight\n"
+        "  join  CLIENTS join at once, then one broadcast\n"
+        "  -x    one more client joins and then never reads (it should be cut off)\n"
+        "  -P    read the server's CPU time and memory from /proc/PID\n");
+    exit(1);
+}
+
+static struct options parse_options(int argc, char **argv)
+{
+    struct options o = { .clients = 10, .seconds = 5, .timeout = 60 };
+    if (argc < 2)
+        usage();
+    o.mode = argv[1];
+    int opt;
+    optind = 2;
+    while ((opt = getopt(argc, argv, "p:n:s:r:w:t:T:z:xP:")) != -1) {
+        switch (opt) {
+        case 'p': o.port = atoi(optarg); break;
+        case 'n': o.clients = atoi(optarg); break;
+        case 's': o.senders = atoi(optarg); break;
+        case 'r': o.rate = atof(optarg); break;
+        case 'w': o.window = atoi(optarg); break;
+        case 't': o.seconds = atof(optarg); break;
+        case 'T': o.timeout = atof(optarg); break;
+        case 'z': o.padding = atoi(optarg); break;
+        case 'x': o.stall = true; break;
+        case 'P': o.server_pid = atoi(optarg); break;
+        default: usage();
+        }
+    }
+    bool load = strcmp(o.mode, "load") == 0, join = strcmp(o.mode, "join") == 0;
+    if (join)
+        o.senders = 1;  /* the first client says the one broadcast */
+    if ((!load && !join) || o.port <= 0 || o.clients < 1 || o.senders < 0
+        || o.senders > o.clients || o.padding < 0 || o.padding > 1900
+        || (load && (o.senders < 1 || (o.rate > 0) == (o.window > 0))))
+        usage();
+    return o;
+}
+
+/* Every client is a descriptor: ask for as many as we are allowed. */
+static void raise_open_file_limit(int needed)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < (rlim_t)needed + 16)
+        fprintf(stderr, "loadgen: the open-file limit (%llu) is below %d clients\n",
+                (unsigned long long)rl.rlim_cur, needed);
+}
+
+static void setup(struct bench *b, struct options opt)
+{
+    b->opt = opt;
+    b->nconns = opt.clients + (opt.stall ? 1 : 0);
+    b->nreceivers = opt.clients;
+    b->conns = calloc((size_t)b->nconns, sizeof *b->conns);
+    uint32_t *expect = calloc((size_t)b->nconns * (size_t)(opt.senders ? opt.senders : 1),
+                              sizeof *expect);
+    for (int i = 0; i < b->nconns; i++) {
+        struct conn *c = &b->conns[i];
+        c->index = i;
+        c->sender = i < opt.senders;
+        c->stalled = opt.stall && i == b->nconns - 1;
+        c->expect = expect + (size_t)i * (size_t)(opt.senders ? opt.senders : 1);
+    }
+    if (opt.padding) {  /* " " then padding bytes: the server relays the text whole */
+        b->padding[0] = ' ';
+        memset(b->padding + 1, 'x', (size_t)opt.padding);
+    }
+    raise_open_file_limit(b->nconns);
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+    static struct bench bench;  /* large (the histogram): not on the stack */
+    struct bench *b = &bench;
+    setup(b, parse_options(argc, argv));
+    if (b->opt.mode[0] == 'l')
+        run_load(b);
+    else
+        run_join(b);
+    if (failed(b))
+        print_failure(b);
+    fflush(stdout);
+    for (int i = 0; i < b->nconns; i++)
+        close_conn(b, &b->conns[i]);
+    return failed(b) ? 2 : 0;
+}
