@@ -1,0 +1,670 @@
+#!/usr/bin/env python3
+"""The fan-out benchmark: one command that runs every scenario and prints a table.
+
+    python bench/run.py                      # both servers, scenarios a-d (about 5 minutes)
+    python bench/run.py --quick              # a smoke run of the harness (about 30 seconds)
+    python bench/run.py --scenario b --servers ours --profile
+
+For each scenario and each server it starts a fresh server on 127.0.0.1, runs the C load
+generator (`loadgen.c`, compiled here with the system compiler) against it, and stops the
+server by its process id. Server and load generator are pinned to different cores when
+there are two or more. The load generator checks that nothing is lost or reordered and
+measures everything (deliveries, latency, the server's CPU and memory from /proc); a run
+that loses or reorders anything fails, and the exit status says so.
+
+The table compares our server with `asyncio_server.py` in the same run, as ratios: the
+machines are noisy, so absolute numbers move between runs and the ratios are the claims.
+A full run writes `results/latest.md`, a dated copy, and the table in `README.md`; other
+runs write `build/last-run.md` only, so a smoke run never replaces the published table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BUILD = BENCH / "build"
+RESULTS = BENCH / "results"
+README = BENCH / "README.md"
+LOADGEN_SOURCE = BENCH / "loadgen.c"
+LOADGEN = BUILD / "loadgen"
+
+SERVER_OPTIONS = ("--host", "127.0.0.1", "--port", "0", "--flood", "off", "--name", "bench",
+                  "--max-clients", "20000")
+SERVERS: dict[str, tuple[str, ...]] = {
+    "ours": (sys.executable, "-m", "chat_server"),
+    "asyncio": (sys.executable, "bench/asyncio_server.py"),
+}
+SCENARIOS = ("a", "b", "c", "d")
+LOADGEN_BUSY = 80.0  # % of its core: above this the load generator may be what limits a run
+STARTUP_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+README_START = "<!-- latest-results:start -->"
+README_END = "<!-- latest-results:end -->"
+
+
+# ------------------------------------------------------------------------------- the plan
+
+@dataclass(frozen=True)
+class Load:
+    """One run of the load generator against a fresh server."""
+
+    name: str  # the key the table reads results by: "a", "c10k", "d-stalled", ...
+    args: tuple[str, ...]  # the load generator's arguments, without port and pid
+    timeout: float  # seconds the whole run may take before it is stopped
+
+
+def plan(scenario: str, quick: bool) -> list[Load]:
+    """The loads of one scenario; `quick` shrinks every one of them to a smoke test."""
+    seconds = "2" if quick else "10"
+    if scenario == "a":  # moderate load: 50 clients, each says 20 messages a second
+        return [Load("a", ("load", "-n", "50", "-s", "50", "-r", "20", "-t", seconds), 90)]
+    if scenario == "b":  # saturation: 100 senders, 16 messages in flight each
+        return [Load("b", ("load", "-n", "100", "-s", "100", "-w", "16", "-t", seconds), 90)]
+    if scenario == "c":  # everybody joins at once, then one broadcast
+        if quick:
+            return [Load("c", ("join", "-n", "500", "-T", "60"), 150)]
+        return [Load("c", ("join", "-n", "5000", "-T", "120"), 260),
+                Load("c10k", ("join", "-n", "10000", "-T", "240"), 500)]
+    if scenario == "d":  # 20 paced senders, then the same with one client that never reads
+        # Messages of about 1.5 KB fill the stalled client's kernel buffers (up to 4 MiB
+        # on a default Linux) and then its 1 MiB outbox within the first half of the run.
+        rate, seconds = ("100", "4") if quick else ("20", "15")
+        alone = ("load", "-n", "20", "-s", "20", "-r", rate, "-t", seconds, "-z", "1500")
+        return [Load("d-alone", alone, 90), Load("d-stalled", (*alone, "-x"), 90)]
+    raise ValueError(f"unknown scenario {scenario!r}")
+
+
+# ------------------------------------------------------------------------------- processes
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which core the server and the load generator run on (None: wherever)."""
+
+    server: int | None
+    loadgen: int | None
+
+    @staticmethod
+    def choose() -> Pinning:
+        """Server and load generator on two different cores, when there are two."""
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 2 and shutil.which("taskset"):
+            return Pinning(server=cpus[1], loadgen=cpus[0])
+        return Pinning(None, None)
+
+    @staticmethod
+    def prefix(cpu: int | None) -> list[str]:
+        """The command prefix that pins a program to `cpu`."""
+        return [] if cpu is None else ["taskset", "-c", str(cpu)]
+
+    def describe(self) -> str:
+        """One line for the results file."""
+        if self.server is None:
+            return "not pinned (fewer than two cores, or no taskset)"
+        return f"server on CPU {self.server}, load generator on CPU {self.loadgen} (taskset)"
+
+
+@dataclass
+class ServerProcess:
+    """A server we started: its process, the port it listens on and its command."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    command: list[str]
+    stderr: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The server's process id (taskset execs the server, so it keeps this pid)."""
+        return self.process.pid
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        """The last lines the server wrote to standard error."""
+        self.stderr.seek(0)
+        return "\n".join(self.stderr.read().decode(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def running_server(name: str, pinning: Pinning) -> Iterator[ServerProcess]:
+    """Start server `name`, wait for its `listening on` line, and always stop it after."""
+    command = [*Pinning.prefix(pinning.server), *SERVERS[name], *SERVER_OPTIONS]
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
+                                   stdin=subprocess.DEVNULL)
+        try:
+            port = _wait_for_port(process)
+            yield ServerProcess(process, port, command, stderr)
+        finally:
+            stop_process(process)
+
+
+def _wait_for_port(process: subprocess.Popen[bytes]) -> int:
+    """Read the server's output until `listening on HOST:PORT`; return the port."""
+    assert process.stdout is not None
+    deadline = _now() + STARTUP_TIMEOUT
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while _now() < deadline:
+            if not selector.select(timeout=0.2):
+                if process.poll() is not None:
+                    break
+                continue
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+            match = re.search(rb"listening on \S+:(\d+)", seen)
+            if match:
+                return int(match.group(1))
+    raise RuntimeError(f"the server did not say 'listening on' within {STARTUP_TIMEOUT:.0f} s: "
+                       f"{seen.decode(errors='replace')!r}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process we started, by its pid: SIGTERM, then SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def compile_loadgen() -> list[str]:
+    """Compile the load generator with the system compiler; return the command used."""
+    BUILD.mkdir(exist_ok=True)
+    compiler = os.environ.get("CC", "cc")
+    command = [compiler, "-O2", "-Wall", "-Wextra", "-o", str(LOADGEN), str(LOADGEN_SOURCE)]
+    subprocess.run(command, check=True, cwd=ROOT)
+    return command
+
+
+# ------------------------------------------------------------------------------- running
+
+@dataclass
+class Run:
+    """What one load against one server gave: the load generator's JSON, or why it failed."""
+
+    server: str
+    load: Load
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    commands: list[str] = field(default_factory=list)
+    profile: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the load generator finished and found nothing lost or reordered."""
+        return not self.error and bool(self.data.get("ok"))
+
+
+def run_load(server: str, load: Load, pinning: Pinning, profile: bool) -> Run:
+    """Start `server`, run `load` against it, stop the server; never raises for a bad run."""
+    run = Run(server, load)
+    try:
+        with running_server(server, pinning) as process:
+            command = [*Pinning.prefix(pinning.loadgen), str(LOADGEN), *load.args,
+                       "-p", str(process.port), "-P", str(process.pid)]
+            run.commands = [display(process.command), display(command)]
+            with maybe_profiling(process.pid, pinning, f"{server}-{load.name}",
+                                 enabled=profile) as profile_lines:
+                completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                                           timeout=load.timeout)
+            run.profile = profile_lines
+            run.data = _last_json_line(completed.stdout)
+            if not run.ok:
+                run.error = run.data.get("error") or completed.stderr.strip()[-500:] \
+                    or f"load generator exit status {completed.returncode}"
+            if process.process.poll() is not None:  # it died under the load
+                run.error = (f"the server exited with status {process.process.returncode}: "
+                             f"{process.stderr_tail()}")
+    except subprocess.TimeoutExpired:
+        run.error = f"the run took longer than {load.timeout:.0f} s and was stopped"
+    except (RuntimeError, OSError) as error:
+        run.error = str(error)
+    return run
+
+
+def _last_json_line(output: str) -> dict[str, Any]:
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {}
+
+
+def display(command: list[str]) -> str:
+    """A command as it would be typed in the repository: `python`, relative paths."""
+    words = ["python" if word == sys.executable else word for word in command]
+    words = [os.path.relpath(word, ROOT) if word.startswith(str(ROOT)) else word
+             for word in words]
+    return shlex.join(words)
+
+
+@contextmanager
+def maybe_profiling(pid: int, pinning: Pinning, label: str,
+                    enabled: bool) -> Iterator[list[str]]:
+    """With `enabled`, sample the server with py-spy while the load runs.
+
+    Yields a list that is filled, once the load is over, with the top functions by their
+    own time (the raw samples are kept in build/profile-LABEL.txt).
+    """
+    top: list[str] = []
+    if not enabled:
+        yield top
+        return
+    if not shutil.which("py-spy"):
+        top.append("py-spy not found (pip install py-spy)")
+        yield top
+        return
+    raw = BUILD / f"profile-{label}.txt"
+    command = [*Pinning.prefix(pinning.loadgen), "py-spy", "record", "--nonblocking",
+               "--function", "--format", "raw", "--rate", "250", "-o", str(raw),
+               "-p", str(pid)]
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield top
+    finally:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        try:
+            profiler.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+            profiler.wait()
+    top.extend(summarise_profile(raw) if raw.exists() else ["py-spy wrote no samples"])
+
+
+def summarise_profile(raw: Path, count: int = 15) -> list[str]:
+    """The top functions by own samples, from py-spy's raw (collapsed stacks) output."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, samples = line.rpartition(" ")
+        if not stack or not samples.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(samples)
+        own[frames[-1]] += int(samples)
+        for frame in set(frames):
+            inclusive[frame] += int(samples)
+    lines = [f"{total} samples of the server while busy; own% (with callees%)  function"]
+    for frame, own_samples in own.most_common(count):
+        lines.append(f"{100 * own_samples / total:5.1f}% "
+                     f"({100 * inclusive[frame] / total:5.1f}%)  {_short_frame(frame)}")
+    return lines
+
+
+def _short_frame(frame: str) -> str:
+    """`send (/a/b/chat_server/tasks.py:12)` -> `send (chat_server/tasks.py:12)`."""
+    return re.sub(r"\((?:[^()]*/)?([^/()]+/[^/()]+)\)", r"(\1)", frame)
+
+
+# ------------------------------------------------------------------------------- the table
+
+Results = dict[str, dict[str, Run]]  # server -> load name -> run
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a metric must reach: `ours OP bound`, or `ours/asyncio OP bound` if `ratio`."""
+
+    op: str  # "<", "<=", ">=", or "ok" (the run worked)
+    bound: float = 0.0
+    ratio: bool = False
+
+    def describe(self, unit: str) -> str:
+        """The target as the table shows it."""
+        if self.op == "ok":
+            return "works"
+        if self.ratio:
+            return f"ratio {self.op} {self.bound:g}"
+        return f"ours {self.op} {self.bound:,g} {unit}".rstrip()
+
+    def holds(self, value: float) -> bool:
+        """True if `value` (a ratio or our value) meets the target."""
+        return {"<": value < self.bound, "<=": value <= self.bound,
+                ">=": value >= self.bound}[self.op]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the table: a value read from one server's runs.
+
+    The row is shown when load `needs` ran; `compare` says whether ours/asyncio means
+    anything for it (a CPU share of the load generator, say, does not).
+    """
+
+    needs: str
+    label: str
+    read: Callable[[dict[str, Run]], float | None]
+    unit: str = ""
+    target: Target | None = None
+    compare: bool = True
+
+    @property
+    def scenario(self) -> str:
+        """The scenario's letter, as the table shows it."""
+        return self.needs[0]
+
+
+def field_of(load: str, key: str, scale: float = 1.0) -> Callable[[dict[str, Run]], float | None]:
+    """Read `key` from the load generator's result of `load`, or None if it did not run."""
+    def read(runs: dict[str, Run]) -> float | None:
+        run = runs.get(load)
+        if run is None or not run.ok or run.data.get(key) is None:
+            return None
+        return float(run.data[key]) * scale
+    return read
+
+
+def p99_change(runs: dict[str, Run]) -> float | None:
+    """How much a stalled client raised the others' p99 latency, in percent.
+
+    Only an increase counts against the target: a stalled client cannot make the others
+    faster, so a decrease is the noise of the machine.
+    """
+    alone = field_of("d-alone", "latency_p99_us")(runs)
+    stalled = field_of("d-stalled", "latency_p99_us")(runs)
+    if alone is None or stalled is None or alone == 0:
+        return None
+    return 100.0 * (stalled / alone - 1.0)
+
+
+def cut_off_after(runs: dict[str, Run]) -> float | None:
+    """When the stalled client was cut off as too slow (None: it never was)."""
+    run = runs.get("d-stalled")
+    if run is None or not run.ok or not run.data.get("stalled_cut_off"):
+        return None
+    return float(run.data["stalled_cut_off_after_s"])
+
+
+def metrics(quick: bool) -> list[Metric]:
+    """The rows of the table, with the issue's targets."""
+    joiners = "500" if quick else "5,000"
+    return [
+        Metric("a", "deliveries/s", field_of("a", "deliveries_per_s")),
+        Metric("a", "latency p50", field_of("a", "latency_p50_us", 1e-3), "ms"),
+        Metric("a", "latency p99", field_of("a", "latency_p99_us", 1e-3), "ms",
+               Target("<=", 1.0, ratio=True)),
+        Metric("a", "server CPU", field_of("a", "server_cpu_pct"), "%",
+               Target("<=", 0.5, ratio=True)),
+        Metric("a", "load generator CPU", field_of("a", "loadgen_cpu_pct"), "%",
+               compare=False),
+        Metric("b", "deliveries/s at saturation", field_of("b", "deliveries_per_s"), "",
+               Target(">=", 2.0, ratio=True)),
+        Metric("b", "latency p99", field_of("b", "latency_p99_us", 1e-3), "ms"),
+        Metric("b", "server CPU", field_of("b", "server_cpu_pct"), "%"),
+        Metric("b", "load generator CPU", field_of("b", "loadgen_cpu_pct"), "%",
+               compare=False),
+        Metric("c", f"{joiners} joined", field_of("c", "join_all_s"), "s",
+               Target("<=", 0.5, ratio=True)),
+        Metric("c", "server CPU time for the joins", field_of("c", "server_join_cpu_s"), "s"),
+        Metric("c", "listen queue overflows (kernel)", field_of("c", "listen_overflows"),
+               compare=False),
+        Metric("c", "one broadcast reaches all", field_of("c", "broadcast_all_ms"), "ms",
+               Target("<", 1.0, ratio=True)),
+        Metric("c", "server memory per connection", field_of("c", "bytes_per_conn"), "B",
+               Target("<", 10240)),
+        Metric("c10k", "10,000 joined", field_of("c10k", "join_all_s"), "s", Target("ok")),
+        Metric("c10k", "10,000: one broadcast reaches all",
+               field_of("c10k", "broadcast_all_ms"), "ms"),
+        Metric("d-stalled", "others' p99 alone", field_of("d-alone", "latency_p99_us", 1e-3),
+               "ms"),
+        Metric("d-stalled", "others' p99 with a stalled client",
+               field_of("d-stalled", "latency_p99_us", 1e-3), "ms"),
+        Metric("d-stalled", "p99 increase", p99_change, "%", Target("<", 20.0),
+               compare=False),
+        Metric("d-stalled", "stalled client cut off (too slow) after", cut_off_after, "s",
+               Target("ok"), compare=False),
+    ]
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "%":
+        text = f"{value:+.1f}" if value < 0 else f"{value:.1f}"
+    elif abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return f"{text} {unit}".strip()
+
+
+def verdict(metric: Metric, ours: float | None, ratio: float | None,
+            ran: bool) -> str:
+    """PASS or FAIL for a row with a target ('' without one, 'n/a' if it cannot be told)."""
+    target = metric.target
+    if target is None or not ran:
+        return ""
+    if target.op == "ok":
+        return "PASS" if ours is not None else "FAIL"
+    value = ratio if target.ratio else ours
+    if value is None:
+        return "n/a" if ours is not None else "FAIL"
+    return "PASS" if target.holds(value) else "FAIL"
+
+
+def table(results: Results, quick: bool) -> str:
+    """The results as a Markdown table: one row per metric, ratios ours/asyncio."""
+    empty: dict[str, Run] = {}
+    ours_runs, asyncio_runs = results.get("ours", empty), results.get("asyncio", empty)
+    ran = {name for runs in results.values() for name in runs}
+    rows = ["| scenario | metric | ours | asyncio | ours/asyncio | target | verdict |",
+            "|---|---|---:|---:|---:|---|---|",
+            f"| all | nothing lost or reordered | {_checked(ours_runs)} "
+            f"| {_checked(asyncio_runs)} | | every run | "
+            f"{'PASS' if all(run.ok for runs in results.values() for run in runs.values()) else 'FAIL'} |"]
+    for metric in metrics(quick):
+        if metric.needs not in ran:
+            continue
+        ours, theirs = metric.read(ours_runs), metric.read(asyncio_runs)
+        ratio = ours / theirs if metric.compare and ours is not None and theirs else None
+        rows.append(
+            f"| {metric.scenario} | {metric.label} | {_format(ours, metric.unit)} "
+            f"| {_format(theirs, metric.unit)} | {'' if ratio is None else f'{ratio:.2f}×'} "
+            f"| {metric.target.describe(metric.unit) if metric.target else ''} "
+            f"| {verdict(metric, ours, ratio, bool(ours_runs))} |")
+    return "\n".join(rows)
+
+
+def _checked(runs: dict[str, Run]) -> str:
+    """How many deliveries a server's runs checked, or which runs failed."""
+    if not runs:
+        return "—"
+    failed = [name for name, run in runs.items() if not run.ok]
+    if failed:
+        return "FAILED: " + ", ".join(failed)
+    checked = sum(int(run.data.get("deliveries", 0)) for run in runs.values())
+    return f"ok ({checked:,} checked)"
+
+
+# ------------------------------------------------------------------------------- reporting
+
+def machine() -> str:
+    """The machine, in one line: CPU model, cores, kernel, Python, compiler."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    compiler = subprocess.run([os.environ.get("CC", "cc"), "--version"], capture_output=True,
+                              text=True).stdout.splitlines()[:1]
+    return (f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, {compiler[0] if compiler else 'cc'}")
+
+
+def git_commit() -> str:
+    """The commit the run measured, marked when the work tree has uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" (with uncommitted changes)" if git("status", "--porcelain") else "")
+
+
+def report(results: Results, args: argparse.Namespace, started: datetime.datetime,
+           compile_command: list[str], pinning: Pinning) -> str:
+    """The whole results file: when, where, what, the table, the exact commands."""
+    runs = [run for runs in results.values() for run in runs.values()]
+    lines = [
+        "# Fan-out benchmark: results",
+        "",
+        f"- Date: {started:%Y-%m-%d %H:%M} UTC",
+        f"- Commit: {git_commit()}",
+        f"- Machine: {machine()}",
+        f"- Pinning: {pinning.describe()}",
+        f"- Command: `{display([sys.executable, *sys.argv])}`",
+        "",
+    ]
+    if args.quick:
+        lines += ["**A quick run: a smoke test of the harness, not a measurement.**", ""]
+    lines += [table(results, args.quick), "",
+              "Ratios are ours / asyncio, measured in this one run. Latency is from the "
+              "moment a sender writes a message until a receiver reads it.", ""]
+    lines += [f"**Warning:** {warning}" for warning in warnings(runs)]
+    failures = [run for run in runs if not run.ok]
+    if failures:
+        lines += ["## Failed runs", ""]
+        lines += [f"- {run.server} {run.load.name}: {run.error}" for run in failures]
+        lines.append("")
+    profiled = [run for run in runs if run.profile]
+    for run in profiled:
+        lines += [f"## Profile: {run.server}, load {run.load.name} (py-spy)", "", "```",
+                  *run.profile, "```", ""]
+    lines += ["## Commands", "", "```", display(compile_command)]
+    for run in runs:
+        lines += [f"# {run.server}, load {run.load.name}", *run.commands]
+    lines += ["```", "", "## Raw results (the load generator's output)", "", "```"]
+    lines += [f"{run.server} {run.load.name}: {json.dumps(run.data) if run.data else run.error}"
+              for run in runs]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def warnings(runs: list[Run]) -> list[str]:
+    """Runs whose numbers may say more about the load generator than about the server."""
+    return [f"the load generator used {run.data['loadgen_cpu_pct']:.0f}% of its core in "
+            f"{run.server} {run.load.name}; it may have been the bottleneck."
+            for run in runs
+            if run.ok and float(run.data.get("loadgen_cpu_pct", 0)) > LOADGEN_BUSY]
+
+
+def publish(text: str, summary: str, started: datetime.datetime) -> list[Path]:
+    """A full run: results/latest.md, a dated copy, and the table in the README."""
+    RESULTS.mkdir(exist_ok=True)
+    latest = RESULTS / "latest.md"
+    dated = RESULTS / f"{started:%Y-%m-%d-%H%M%S}.md"
+    latest.write_text(text)
+    dated.write_text(text)
+    readme = README.read_text()
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start >= 0 and end > start:
+        README.write_text(readme[:start + len(README_START)] + "\n" + summary + "\n"
+                          + readme[end:])
+    return [latest, dated, README]
+
+
+# ------------------------------------------------------------------------------- main
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny loads: checks the harness works, measures nothing")
+    parser.add_argument("--scenario", default=",".join(SCENARIOS),
+                        help="comma-separated, from a,b,c,d (default: all)")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="comma-separated, from ours,asyncio (default: both)")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample each server with py-spy during each load")
+    parser.add_argument("--output", type=Path,
+                        help="write the results here (default: results/latest.md for a "
+                             "full run, build/last-run.md otherwise)")
+    args = parser.parse_args(argv)
+    args.scenarios = _choices(parser, args.scenario, SCENARIOS, "--scenario")
+    args.server_names = _choices(parser, args.servers, tuple(SERVERS), "--servers")
+    return args
+
+
+def _choices(parser: argparse.ArgumentParser, text: str, allowed: tuple[str, ...],
+             option: str) -> list[str]:
+    chosen = [word.strip() for word in text.split(",") if word.strip()]
+    unknown = [word for word in chosen if word not in allowed]
+    if unknown or not chosen:
+        parser.error(f"{option}: choose from {','.join(allowed)}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 1 if any run failed (lost, reordered, crashed)."""
+    args = parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    compile_command = compile_loadgen()
+    pinning = Pinning.choose()
+    print(f"machine: {machine()}\npinning: {pinning.describe()}", flush=True)
+    results: Results = {name: {} for name in args.server_names}
+    for scenario in args.scenarios:
+        for load in plan(scenario, args.quick):
+            for server in args.server_names:  # servers take turns, so drift hits both
+                print(f"{server:>8} {load.name:<10} ...", end=" ", flush=True)
+                run = run_load(server, load, pinning, args.profile)
+                results[server][load.name] = run
+                print("ok" if run.ok else f"FAILED: {run.error}", flush=True)
+                for line in run.profile:
+                    print(f"           {line}")
+    text = report(results, args, started, compile_command, pinning)
+    summary = table(results, args.quick)
+    print("\n" + summary + "\n")
+    for warning in warnings([run for runs in results.values() for run in runs.values()]):
+        print(f"warning: {warning}")
+    full = not args.quick and len(args.scenarios) == len(SCENARIOS) \
+        and len(args.server_names) == len(SERVERS)
+    if args.output:
+        args.output.write_text(text)
+        written = [args.output]
+    elif full:
+        written = publish(text, f"{summary}\n\nMachine: {machine()}; {started:%Y-%m-%d}. "
+                                f"Details and commands: [results/latest.md](results/latest.md).",
+                          started)
+    else:
+        (BUILD / "last-run.md").write_text(text)
+        written = [BUILD / "last-run.md"]
+    print("written: " + ", ".join(os.path.relpath(path, ROOT) for path in written))
+    failed = [run for runs in results.values() for run in runs.values() if not run.ok]
+    if failed:
+        print(f"\n{len(failed)} run(s) FAILED; see above.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
