@@ -2,6 +2,10 @@
 
 Plain data and small methods, no UI and no sockets, so every rule here is tested on its own.
 
+`live_stats` is `/stats on|off`; `live_figures` the server's latest figures for the status
+bar, None until they come and again whenever the connection is down (old figures from a
+lost connection would pass for live ones).
+
 Scrolling is counted in entries from the bottom: `scroll_offset` entries are hidden below
 the view. At 0 the pane follows new messages; above 0 it stays where the user put it, and
 new conversation lines are counted as unread until the user is back at the bottom.
@@ -15,6 +19,7 @@ from enum import Enum
 
 from protocol import Event, Join, NickChange, Part, Users, Welcome, nick_key
 
+from chat_client.figures import Figures
 from chat_client.view import CONVERSATION, Entry
 
 SCROLLBACK_LIMIT = 5000
@@ -49,6 +54,8 @@ class ClientState:
     connection_detail: str = ""
     scroll_offset: int = 0
     unread: int = 0
+    live_stats: bool = False
+    live_figures: Figures | None = None
     scrollback_limit: int = SCROLLBACK_LIMIT
     entries: deque[Entry] = field(init=False)
 
@@ -81,11 +88,12 @@ class ClientState:
             self.nick = new
 
     def set_connection(self, connection: ConnectionState, detail: str = "") -> None:
-        """Record a change of connection state; when it is down, nobody is known to be here."""
+        """Record a change of connection state; while down, no users or figures are known."""
         self.connection = connection
         self.connection_detail = detail
         if not connection.is_up:
             self.users = []
+            self.live_figures = None
 
     # The scrollback
 

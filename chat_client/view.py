@@ -12,24 +12,29 @@ Rules it keeps:
 - Each nickname has a colour of its own that never changes: it is picked by a stable hash
   (CRC-32, not Python's salted `hash`) of the nickname's comparison key.
 - Nothing here knows about sockets, clocks or the screen; the time is passed in.
+- A `\n` in an entry is this module's own (clean network text never holds one): the
+  `/stats` panel is one entry over several lines.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
 from prompt_toolkit.styles import Style
 
 from protocol import (
     Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
     PrivateMessage, Stats, Users, Welcome, event_line, nick_key, sanitize,
 )
+
+from chat_client.figures import Figures, live_summary, panel_lines, panel_rows
 
 if TYPE_CHECKING:  # state imports this module for `Entry`; the status bar only reads state
     from chat_client.state import ClientState
@@ -49,6 +54,12 @@ MAX_SHOWN_CHARACTERS = 4000
 TIMESTAMP_WIDTH = len("14:02 ")
 """Wrapped lines of an entry are indented by this much, so the timestamps stay a column."""
 
+PANEL_INDENT = " " * len("-!- ")
+"""The `/stats` panel's lines start under its heading's text, past the `-!-`."""
+
+STATUS_WIDTH = 80
+"""The status bar's width when the caller does not say (the terminal's usual width)."""
+
 STYLE = Style.from_dict({
     "timestamp": "ansibrightblack",
     "own": "bold",
@@ -60,11 +71,16 @@ STYLE = Style.from_dict({
     "info": "ansibrightblack",
     "error": "ansired bold",
     "client": "ansiyellow",
+    "stats.heading": "bold",
+    "stats.label": "",
+    "stats.value": "bold",
+    "stats.detail": "ansibrightblack",
     "mention": "reverse bold",
     "status": "reverse",
     "status.connected": "reverse ansigreen",
     "status.trouble": "reverse ansired",
     "status.unread": "reverse bold ansiyellow",
+    "status.live": "reverse ansicyan",
     "prompt": "bold",
 })
 """The style classes the view uses; the application installs this style."""
@@ -82,6 +98,7 @@ class EntryKind(Enum):
     INFO = "info"
     ERROR = "error"
     CLIENT = "client"  # something the client itself says: connection state, help
+    STATS = "stats"  # the server's figures, as a panel of several lines
 
 
 CONVERSATION = frozenset({EntryKind.MESSAGE, EntryKind.ACTION, EntryKind.PRIVATE})
@@ -169,6 +186,8 @@ def _render(event: Event, own_nick: str) -> _Rendered | None:
             return EntryKind.PART, _room("part", "<--", nick, f"left ({clean(reason)})"), False
         case NickChange(old, new):
             return EntryKind.NICK, _renamed(old, new, own_nick), False
+        case Stats(figures):
+            return EntryKind.STATS, stats_panel(figures), False
     notice = _notice_text(event)
     if notice is None:
         if not isinstance(event, Event):
@@ -195,11 +214,28 @@ def _notice_text(event: Event) -> tuple[EntryKind, str] | None:
             return EntryKind.ERROR, f"the server closed the connection: {clean(reason)}"
         case Hello(server, _):
             return EntryKind.INFO, f"connected to {clean(server)}"
-        case Stats(figures):
-            listed = ", ".join(f"{clean(key).replace('_', ' ')} {clean(value)}"
-                               for key, value in figures)
-            return EntryKind.INFO, f"server figures: {listed}"
     return None
+
+
+def clean_figures(figures: Figures) -> Figures:
+    """The server's figures, every key and value cleaned for the screen."""
+    return tuple((clean(key), clean(value)) for key, value in figures)
+
+
+def stats_panel(figures: Figures) -> Fragments:
+    """The `/stats` panel (without timestamp): a heading, then one aligned line a figure.
+
+        -!- server figures
+            tasks            12 (ready 1 · waiting to receive 6 ·
+                                 waiting to send 1 · sleeping 1 · parked 3)
+            clients          5 (joined 4)
+            ...
+    """
+    body: list[tuple[str, str]] = [("class:stats.heading", "-!- server figures")]
+    for line in panel_lines(panel_rows(clean_figures(figures))):
+        body.append(("", "\n" + PANEL_INDENT))
+        body += [(f"class:stats.{part}" if part else "", text) for part, text in line]
+    return tuple(body)
 
 
 def _nick(nick: str, own_nick: str) -> tuple[str, str]:
@@ -245,25 +281,52 @@ def _renamed(old: str, new: str, own_nick: str) -> Fragments:
             ("class:nick-change", " is now known as "), (f"fg:{nick_colour(new)}", clean(new)))
 
 
-def render_status(state: ClientState) -> StyleAndTextTuples:
-    """The status bar: server, own nickname, users, connection state, unread while scrolled up.
+def render_status(state: ClientState, width: int = STATUS_WIDTH) -> StyleAndTextTuples:
+    """The status bar: server, own nickname, users, connection state, live count, unread.
 
-        [testroom 127.0.0.1:7777] alice | 3 users | connected | 2 unread
+        [testroom 127.0.0.1:7777] alice | 3 users | connected | tasks 8: 1 ready ... | 2 unread
+
+    It is fitted into `width` columns by leaving out the least important first: the
+    address (the server's name stays), then the user count, then the live count's
+    breakdown, then the live count itself. The connection state and the unread count,
+    which say something is wrong or new, always stay.
     """
+    for layout in _status_layouts(state):
+        if fragment_list_width(layout) <= width:
+            return layout
+    return layout  # the shortest there is; the window cuts what still does not fit
+
+
+def _status_layouts(state: ClientState) -> Iterator[StyleAndTextTuples]:
+    """Every version of the status bar, from the fullest to the shortest."""
+    live = clean_figures(state.live_figures) if state.live_figures is not None else None
+    full = live_summary(live) if state.live_stats else ""
+    short = live_summary(live, breakdown=False) if state.live_stats else ""
+    yield _status(state, address=True, users=True, live=full)
+    yield _status(state, address=False, users=True, live=full)
+    yield _status(state, address=False, users=False, live=full)
+    yield _status(state, address=False, users=False, live=short)
+    yield _status(state, address=False, users=False, live="")
+
+
+def _status(state: ClientState, *, address: bool, users: bool,
+            live: str) -> StyleAndTextTuples:
     server = clean(state.server_name) or state.address
-    where = server if server == state.address else f"{server} {state.address}"
+    where = f"{server} {state.address}" if address and server != state.address else server
     connection = state.connection.value
     if state.connection_detail:  # "reconnecting in 2s (connection refused)"
         connection += f" {clean(state.connection_detail)}"
     # Out of the room nobody is known to be there: the count would only take room.
-    users = ""
-    if state.connection.is_up:
-        users = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
+    count = ""
+    if users and state.connection.is_up:
+        count = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
     fragments: StyleAndTextTuples = [
-        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {users}"),
+        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {count}"),
         ("class:status.connected" if state.connection.is_up else "class:status.trouble",
          connection),
     ]
+    if live:
+        fragments += [("class:status", " | "), ("class:status.live", live)]
     if state.unread:
         fragments.append(("class:status", " | "))
         fragments.append(("class:status.unread", f"{state.unread} unread"))

@@ -51,8 +51,8 @@ def shown(event, own="alice"):  # type: ignore[no-untyped-def]
     (Users(("alice", "bob")), EntryKind.INFO, "12:34 -!- in the room (2): alice, bob"),
     (Pong("abc"), EntryKind.INFO, "12:34 -!- PONG abc"),
     (Hello("testroom"), EntryKind.INFO, "12:34 -!- connected to testroom"),
-    (Stats((("clients", "3"), ("events_relayed", "120"))), EntryKind.INFO,
-     "12:34 -!- server figures: clients 3, events relayed 120"),
+    (Stats((("clients", "3"), ("events_relayed", "120"))), EntryKind.STATS,
+     "12:34 -!- server figures\n    clients          3\n    events relayed   120"),
 ])
 def test_each_event_has_its_own_kind_and_irssi_like_text(event, kind, text) -> None:  # type: ignore[no-untyped-def]
     entry = shown(event)
