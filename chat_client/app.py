@@ -10,6 +10,8 @@
 `create_app` builds it all and takes the input and output to use, so tests drive the real
 application with a pipe and a dummy output. `ChatClient` is the glue: it listens to the
 connection, updates the state, renders entries and acts on what the user types.
+`LiveStats` (`/stats`, `/stats on|off`) sends the requests and says which STATS replies
+the user asked for; only those become panels.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
+from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -29,11 +32,14 @@ from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.processors import BeforeInput
 from prompt_toolkit.output import Output
 
-from protocol import Event, Hello
+from protocol import Event, Hello, Stats
 
-from chat_client.commands import command_names, handle_typed_text, help_lines
+from chat_client.commands import (
+    COMMAND_ARGUMENTS, command_names, handle_typed_text, help_lines,
+)
 from chat_client.completion import ChatCompleter, TabCycler
 from chat_client.connection import Connection, ConnectionSettings
+from chat_client.live_stats import LiveStats
 from chat_client.scrollback import ScrollbackControl
 from chat_client.state import ClientState, ConnectionState
 from chat_client.view import STYLE, EntryKind, clean, render_event, render_notice, render_status
@@ -47,19 +53,24 @@ class ChatClient:
     def __init__(self, host: str, port: int, nick: str, *, input: Input | None = None,
                  output: Output | None = None, settings: ConnectionSettings | None = None,
                  clock: Clock = datetime.now) -> None:
+        settings = settings or ConnectionSettings()
         self.connection = Connection(host, port, nick, self, settings)
         self.state = ClientState(address=self.connection.address, nick=nick)
         self.scrollback = ScrollbackControl(self.state)
         self.input_buffer = Buffer(name="input", multiline=False, history=InMemoryHistory(),
                                    accept_handler=self._accept)
-        self._tab = TabCycler(ChatCompleter(self._others_in_room, command_names()))
-        self.status_control = FormattedTextControl(lambda: render_status(self.state))
+        self._tab = TabCycler(ChatCompleter(self._others_in_room, command_names(),
+                                            COMMAND_ARGUMENTS))
+        self.status_control = FormattedTextControl(self._status)
         self._clock = clock
         self._quitting = False
         self.application: Application[None] = Application(
             layout=self._layout(), key_bindings=self._key_bindings(), style=STYLE,
             full_screen=True, input=input, output=output,
         )
+        self.live_stats = LiveStats(self.state, self.connection.send_line,
+                                    self.application.create_background_task,
+                                    settings.stats_interval)
 
     async def run_async(self) -> None:
         """Run until the user quits; the connection runs as a task of the application."""
@@ -119,6 +130,10 @@ class ChatClient:
 
         return bindings
 
+    def _status(self) -> StyleAndTextTuples:
+        # Fitted to the terminal's real width: a wide one shows everything.
+        return render_status(self.state, self.application.output.get_size().columns)
+
     def _others_in_room(self) -> list[str]:
         # Cleaned like everything from the network: a completion lands in the input line.
         return [clean(user) for user in self.state.users if user != self.state.nick]
@@ -157,6 +172,22 @@ class ChatClient:
         for line in help_lines():
             self._add_notice(line, EntryKind.INFO)
 
+    def request_stats(self) -> None:
+        """`/stats`: ask the server for its figures; the reply is shown as a panel."""
+        if not self.live_stats.request():
+            self.complain(f"not connected ({self.state.connection.value}): not sent")
+
+    def set_live_stats(self, on: bool) -> None:
+        """`/stats on|off`: start or stop the live task count in the status bar."""
+        every = f"{self.live_stats.interval:g}s"
+        if on:
+            changed = self.live_stats.turn_on()
+            self._add_notice(f"live figures {'on' if changed else 'already on'}: the "
+                             f"status bar shows the server's tasks, asked every {every}")
+        else:
+            changed = self.live_stats.turn_off()
+            self._add_notice("live figures off" if changed else "live figures were off")
+
     def quit(self, reason: str) -> None:
         """Leave the room (if in it) and end the application; safe to call twice."""
         if self._quitting:
@@ -178,6 +209,7 @@ class ChatClient:
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
         """Show the connection's state in the status bar (and joins in the pane)."""
         self.state.set_connection(state, detail)
+        self.live_stats.connection_changed(state.is_up)
         if state is ConnectionState.RECONNECTED:
             self._add_notice(f"reconnected: back in the room as {self.connection.nick}")
         self.application.invalidate()
@@ -186,6 +218,9 @@ class ChatClient:
         """Show an event and keep the state up to date; ring the bell on a mention."""
         if isinstance(event, Hello):
             self.state.server_name = event.server
+        if isinstance(event, Stats) and not self.live_stats.reply_received(event):
+            self.application.invalidate()  # a poll's reply: the status bar, not the pane
+            return
         entry = render_event(event, self.state.nick, self._clock())
         self.state.apply_event(event)
         if entry is not None:

@@ -4,6 +4,8 @@ Lines are parsed by the shared `protocol.parse_command`, never by a second parse
 client only decides which of the parsed commands it answers itself.
 
 - `/clear`, `/help` and `/quit` are the client's own (`/quit` also tells the server).
+- `/stats` goes to the server through the client, which must know the reply is the
+  user's; `/stats on|off` is the client's own (it polls `/stats` for the status bar).
 - A known server command with missing arguments gets its usage at once, with no round trip.
 - Everything else is sent as typed; the server is the judge (an unknown `/word` comes back
   as `ERROR UNKNOWN_COMMAND`), so a server that learns new commands needs no new client.
@@ -16,19 +18,26 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from protocol import (
-    COMMANDS, MAX_LINE_BYTES, BadArgs, Help, Quit, Say, StartMachineMode, UnknownCommand,
-    parse_command,
+    COMMANDS, MAX_LINE_BYTES, BadArgs, Help, Quit, Say, ShowStats, StartMachineMode,
+    UnknownCommand, parse_command,
 )
 
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("/clear", "clear the message pane"),
     "help": ("/help", "show this help"),
     "quit": ("/quit [REASON]", "leave the room and close the client"),
+    "stats": ("/stats [on|off]", "server figures; on/off: live tasks in the status bar"),
 }
 """The commands the client answers itself: name -> (usage, summary)."""
 
 HIDDEN_SERVER_COMMANDS = frozenset({"hello"})
 """Server commands the client sends on its own; offering them to the user only confuses."""
+
+STATS_SWITCHES = ("on", "off")
+"""What `/stats` takes: turn the status bar's live count on or off."""
+
+COMMAND_ARGUMENTS: dict[str, tuple[str, ...]] = {"/stats": STATS_SWITCHES}
+"""Words Tab completes after a command: `/stats o<Tab>` gives `/stats on`."""
 
 KEYS = (
     ("Enter", "send the line"),
@@ -56,6 +65,12 @@ class InputActions(Protocol):
     def quit(self, reason: str) -> None:
         """Leave the room and close the client."""
 
+    def request_stats(self) -> None:
+        """Ask the server for its figures and show the reply."""
+
+    def set_live_stats(self, on: bool) -> None:
+        """Start or stop the live count of the server's tasks in the status bar."""
+
     def complain(self, text: str) -> None:
         """Tell the user a line was not sent, and why."""
 
@@ -75,6 +90,8 @@ def handle_line(line: str, actions: InputActions) -> None:
             actions.quit(reason)
         case Help():
             actions.show_help()
+        case ShowStats():
+            _stats(line, actions)
         case UnknownCommand(name) if name.lower() == "clear":
             actions.clear()
         case BadArgs(_, usage):
@@ -88,6 +105,18 @@ def handle_line(line: str, actions: InputActions) -> None:
             actions.complain(f"that command is too long for the server ({MAX_LINE_BYTES} bytes)")
         case _:
             actions.send_line(line)
+
+
+def _stats(line: str, actions: InputActions) -> None:
+    """`/stats`, `/stats on` or `/stats off` (any case); anything else gets the usage."""
+    words = line.split(None, 1)
+    argument = words[1].strip().lower() if len(words) > 1 else ""
+    if not argument:
+        actions.request_stats()
+    elif argument in STATS_SWITCHES:
+        actions.set_live_stats(argument == "on")
+    else:
+        actions.complain(f"usage: {CLIENT_COMMANDS['stats'][0]}")
 
 
 def say_line(text: str) -> str:

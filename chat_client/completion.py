@@ -1,6 +1,7 @@
 """Tab completion: nicknames of the people in the room, and command names.
 
     /m<Tab>       -> /me, then /msg            (a command, at the start of the line)
+    /stats o<Tab> -> /stats on, then off       (a command's word, when it takes one)
     bo<Tab>       -> bob:                      (a nickname starting the line, irssi style)
     hi bo<Tab>    -> hi bob                    (a nickname anywhere else)
 
@@ -13,7 +14,7 @@ could land in the next line when Tab and Enter arrive together (a fast typist, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from prompt_toolkit.buffer import Buffer
@@ -27,19 +28,29 @@ ADDRESS_SUFFIX = ": "
 
 
 class ChatCompleter(Completer):
-    """Completes the word before the cursor from the commands and the current users."""
+    """Completes the word before the cursor from the commands and the current users.
 
-    def __init__(self, get_users: Callable[[], Sequence[str]], commands: Iterable[str]) -> None:
+    `arguments` maps a command to the words it takes (`/stats` -> `on`, `off`): they are
+    offered for the word right after it.
+    """
+
+    def __init__(self, get_users: Callable[[], Sequence[str]], commands: Iterable[str],
+                 arguments: Mapping[str, Sequence[str]] | None = None) -> None:
         self._get_users = get_users
         self._commands = sorted(commands)
+        self._arguments = {command.lower(): words for command, words in
+                           (arguments or {}).items()}
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
         """The completions of the whitespace-separated word before the cursor."""
         word = document.get_word_before_cursor(WORD=True)
         starts_line = not document.text_before_cursor[: -len(word) or None].strip()
+        before = document.text_before_cursor[: -len(word) or None].split()
         if starts_line and word.startswith("/"):
             yield from _matching(word, self._commands, suffix=" ")
+        elif len(before) == 1 and before[0].lower() in self._arguments:
+            yield from _matching(word, self._arguments[before[0].lower()], suffix="")
         else:
             suffix = ADDRESS_SUFFIX if starts_line else ""
             yield from _matching(word, self._get_users(), suffix=suffix)

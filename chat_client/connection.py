@@ -51,6 +51,7 @@ class ConnectionSettings:
     keepalive_interval: float = 30.0  # silence before the client pings the server
     keepalive_timeout: float = 15.0  # silence after that ping before the link counts as lost
     quit_timeout: float = 1.0  # how long `/quit` waits for the server's goodbye
+    stats_interval: float = 2.0  # `/stats on`: how often the live count asks the server
 
 
 class ConnectionListener(Protocol):
