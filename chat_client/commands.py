@@ -26,7 +26,7 @@ CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("/clear", "clear the message pane"),
     "help": ("/help", "show this help"),
     "quit": ("/quit [REASON]", "leave the room and close the client"),
-    "stats": ("/stats [on|off]", "server figures; on/off: live tasks in the status bar"),
+    "stats": ("/stats [on|off]", "server figures; on/off: live count in status bar"),
 }
 """The commands the client answers itself: name -> (usage, summary)."""
 

@@ -263,6 +263,8 @@ def test_stats_asks_or_switches_the_live_count(typed: str, done: list) -> None: 
 def test_help_lists_stats_with_its_switch() -> None:
     assert any(line.split()[:2] == ["/stats", "[on|off]"] for line in help_lines())
     assert sum("/stats" in line for line in help_lines()) == 1  # not twice: client's only
+    # Drawn as notices (`12:34 -!- ...`), no help line wraps in 80 columns.
+    assert all(len("12:34 -!- " + line) <= 80 for line in help_lines())
 
 
 def complete(text: str) -> list[str]:
