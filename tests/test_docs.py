@@ -8,8 +8,9 @@ or started). A bare backticked `path/to/file.py` must exist too. So renaming a f
 the document teaches fails here, and says which reference broke.
 
 Also checked: the step 0 run loop printed in the document really runs; the trace excerpts
-use the tracer's own words; the command-line options the document and the README tell a
-class to type exist; the `/stats` table explains every figure a real server reports; and
+use the tracer's own words, and a replay of the journey against a real server prints them
+line for line; the command-line options the document and the README tell a class to type
+exist; the `/stats` table explains every figure a real server reports; and
 relative links between the Markdown documents lead to files (and headings) that exist.
 """
 
@@ -17,7 +18,11 @@ from __future__ import annotations
 
 import ast
 import re
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -26,7 +31,7 @@ import pytest
 
 from chat_server.cli import build_parser
 from chat_server.trace import _WAITING_FOR, _WHY_READY
-from chat_testing import machine_client
+from chat_testing import LineClient, close_all, machine_client
 
 ROOT = Path(__file__).resolve().parent.parent
 HOW_IT_WORKS = ROOT / "docs" / "how-it-works.md"
@@ -158,7 +163,7 @@ def test_the_walk_through_ties_each_step_to_the_code() -> None:
         "chat_server/trace.py:TracingScheduler",
         "protocol/framing.py:LineFramer.feed",
         "chat_server/flood.py:TokenBucket.delay_for_next_line",
-        "chat_server/audience.py:Audience.deliver",
+        "chat_server/audience.py:Audience.deliver_all",
         "chat_server/outbox.py:Outbox.put",
         "chat_server/tasks.py:client_writer",
     ):
@@ -274,6 +279,52 @@ def test_trace_excerpts_use_the_tracers_own_words() -> None:
             assert template and re.fullmatch(pattern, detail), line
         elif verb == "done":
             assert detail == "finished", line
+
+
+def _normalised(lines: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str]]:
+    """(verb, task, detail) with every number replaced by N: times differ from run to run."""
+    return [(verb, task, re.sub(r"\d+(\.\d+)?", "N", detail)) for _, verb, task, detail in lines]
+
+
+@pytest.mark.timeout(60)
+def test_the_traces_in_the_document_are_what_the_server_does_today(tmp_path: Path) -> None:
+    """Replay the journey (alice's `he` + `llo` reaching alice and bob) and find each of
+    the document's trace excerpts, line for line, in the real server's trace."""
+    markdown = HOW_IT_WORKS.read_text(encoding="utf-8")
+    excerpts = {heading: _normalised(list(_trace_lines(_section(markdown, heading))))
+                for heading in ("Step 9:", "The journey of one message")}
+    assert all(len(excerpt) >= 10 for excerpt in excerpts.values())
+    trace_file = tmp_path / "trace.txt"
+    with trace_file.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
+             "--name", "lab", "--trace"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True)
+        try:
+            port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
+            alice = LineClient(port)
+            alice.read_line()  # the greeting
+            alice.send_line("alice")
+            alice.read_until("*** alice joined")
+            bob = machine_client(port, "bob")
+            alice.read_until("*** bob joined")
+            time.sleep(0.3)
+            alice.send(b"he")
+            time.sleep(0.3)
+            alice.send(b"llo\n")
+            assert alice.read_line() == "<alice> hello"
+            assert bob.read_line() == "MSG alice hello"
+            time.sleep(0.3)
+            close_all([alice, bob])
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+    real = _normalised(list(_trace_lines("```text\n" + trace_file.read_text() + "```\n")))
+    for heading, excerpt in excerpts.items():
+        windows = (real[start:start + len(excerpt)] for start in range(len(real)))
+        assert excerpt in windows, (
+            f"the trace in {heading!r} of docs/how-it-works.md is not what the server does "
+            "now; the server's trace:\n" + trace_file.read_text())
 
 
 def _commands_to_type(markdown: str) -> list[str]:
