@@ -1,22 +1,22 @@
 """The server's figures for people: the `/stats` panel and the status bar's live count.
 
-    server figures
-      tasks            12 (ready 1 · waiting to receive 6 ·
-                           waiting to send 1 · sleeping 1 · parked 3)
-      clients          5 (joined 4)
-      events relayed   1,234
-      queued output    3.1 KiB (largest 2.0 KiB)
-      loop iterations  56,789
-      uptime           1h 02m
+    tasks            12 (ready 1 · waiting to receive 6 ·
+                         waiting to send 1 · sleeping 1 · parked 3)
+    clients          5 (joined 4)
+    events relayed   1,234
+    queued output    3.1 KiB (largest 2.0 KiB)
+    loop iterations  56,789
+    uptime           1h 02m
 
     tasks 12: 1 ready 6 recv 1 send 1 sleep 3 park        (the status bar, `/stats on`)
 
-Pure formatting: figures in, text out. The figures given here must
-already be cleaned (`view.clean` does it; `view` is the only caller), so this module never
-decides what is safe to draw. The keys are the ones docs/protocol.md lists; a key this
-client does not know is kept and shown as it came, after the known ones, so the figures
-of a newer server are never lost. A value that is not the number it should be is shown
-as it came, too.
+Pure formatting: figures in, text out (the view adds the heading, the indent and the
+styles). The figures given here must already be cleaned (`view` cleans them, and is the
+only caller), so this module never decides what is safe to draw.
+
+The keys are the ones docs/protocol.md lists. A key this client does not know is kept
+and shown as it came, after the known ones, so the figures of a newer server are never
+lost; a value that is not the number it should be is shown as it came, too.
 """
 
 from __future__ import annotations
@@ -152,10 +152,13 @@ def panel_lines(rows: Sequence[PanelRow]) -> list[list[tuple[str, str]]]:
         if not row.details:
             lines.append(line)
             continue
-        lines.append(line + [("", " "), ("detail", f"({row.details[0]}")])
-        under_first = " " * (LABEL_WIDTH + 2 + display_width(row.value) + 2)
-        lines += [[("", under_first), ("detail", detail)] for detail in row.details[1:]]
-        lines[-1][-1] = ("detail", lines[-1][-1][1] + ")")
+        details = list(row.details)
+        details[0] = "(" + details[0]
+        details[-1] += ")"  # the same line as the first when there is only one
+        lines.append(line + [("", " "), ("detail", details[0])])
+        # The lines after the first start where the first one's details do, past its `(`.
+        under_first = " " * (display_width(row.label + padding + row.value) + len(" ("))
+        lines += [[("", under_first), ("detail", detail)] for detail in details[1:]]
     return lines
 
 

@@ -311,6 +311,7 @@ def _status_layouts(state: ClientState) -> Iterator[StyleAndTextTuples]:
 
 def _status(state: ClientState, *, address: bool, users: bool,
             live: str) -> StyleAndTextTuples:
+    """One version of the status bar, with or without the address, user count, live count."""
     server = clean(state.server_name) or state.address
     where = f"{server} {state.address}" if address and server != state.address else server
     connection = state.connection.value
@@ -320,16 +321,21 @@ def _status(state: ClientState, *, address: bool, users: bool,
     count = ""
     if users and state.connection.is_up:
         count = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
-    fragments: StyleAndTextTuples = [
+    return [
         ("class:status", f" [{where}] {clean(state.nick) or '-'} | {count}"),
         ("class:status.connected" if state.connection.is_up else "class:status.trouble",
          connection),
+        *_status_end(state, live),
     ]
+
+
+def _status_end(state: ClientState, live: str) -> StyleAndTextTuples:
+    """The bar after the connection state: the live count, then unread or `scrolled up`."""
+    fragments: StyleAndTextTuples = []
     if live:
         fragments += [("class:status", " | "), ("class:status.live", live)]
     if state.unread:
-        fragments.append(("class:status", " | "))
-        fragments.append(("class:status.unread", f"{state.unread} unread"))
+        fragments += [("class:status", " | "), ("class:status.unread", f"{state.unread} unread")]
     elif not state.following:
         fragments.append(("class:status", " | scrolled up"))
     fragments.append(("class:status", " "))
