@@ -9,7 +9,8 @@
  * its own `JOIN cN`. Senders then say lines `SENDER SEQ SEND_NS [padding]`, which the
  * server relays to everyone as `MSG cSENDER SENDER SEQ SEND_NS ...`. Every receiver checks
  * each sender's sequence numbers arrive in order with none missing, and records the
- * latency (now - SEND_NS, one monotonic clock in one process). Anything lost, reordered
+ * latency (now - SEND_NS, one monotonic clock in one process); at the end all receivers
+ * must have heard the same sequence (the contract's one order). Anything lost, reordered
  * or unexpected (an ERROR, a BYE, a PART of a healthy client) fails the run: the reason is
  * printed loudly and the exit status is 2.
  *
@@ -208,6 +209,7 @@ struct conn {
     uint64_t acked;            /* ...and has seen come back from the server */
     uint64_t next_send_ns;     /* paced senders: when the next message is due */
     uint32_t *expect;          /* per sender: the next sequence number due here */
+    uint64_t transcript;       /* a hash of every (sender, seq) heard, in order */
     char *partial;             /* the start of a line whose LF has not come yet */
     size_t partial_len;
     char *pending;             /* output the kernel did not take yet */
@@ -449,10 +451,12 @@ static void heard_message(struct bench *b, struct conn *c, const char *line, con
     if (seq != *expected) {
         fail(b, "c%d: from c%llu got message %llu, expected %u (%s)", c->index,
              (unsigned long long)sender, (unsigned long long)seq, *expected,
-             seq > *expected ? "LOST" : "REORDERED or duplicated");
+             seq > *expected ? "LOST or REORDERED" : "DUPLICATED or REORDERED");
         return;
     }
     (*expected)++;
+    /* Order-dependent, so that two receivers agree only if they heard the same sequence. */
+    c->transcript = c->transcript * 1000003 + (sender << 32 | seq);
     b->deliveries++;
     hist_add(&b->latency, now > sent_ns ? now - sent_ns : 0);
     if (sender == (uint64_t)c->index)
@@ -542,8 +546,8 @@ static void readable(struct bench *b, struct conn *c)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return;
     if (n <= 0) {
-        fail(b, "c%d: connection %s while %s", c->index,
-             n < 0 ? strerror(errno) : "closed by the server",
+        fail(b, "c%d: %s while %s", c->index,
+             n < 0 ? strerror(errno) : "the server closed the connection",
              c->state == JOINING ? "joining (often: the server's accept queue stayed full "
                                    "and the kernel gave up the handshake)"
                                  : "in the room");
@@ -658,7 +662,22 @@ static bool join_everyone(struct bench *b, uint64_t *joined_ns, uint64_t *settle
     return join_range(b, b->opt.clients, b->nconns, &unused, &unused);
 }
 
-/* After the load: everything said must reach every receiver, in time. */
+/*
+ * One order: every receiver was in the room before the first message, so every one
+ * must have heard the very same sequence of messages (the per-sender check alone would
+ * let two receivers see two senders' messages interleaved differently).
+ */
+static bool same_transcripts(struct bench *b)
+{
+    for (int i = 1; i < b->nreceivers; i++)
+        if (b->conns[i].transcript != b->conns[0].transcript) {
+            fail(b, "c%d heard the messages in another order than c0 (ONE ORDER broken)", i);
+            return false;
+        }
+    return true;
+}
+
+/* After the load: everything said must reach every receiver, in time, in one order. */
 static bool drain(struct bench *b)
 {
     b->sending = false;
@@ -667,7 +686,7 @@ static bool drain(struct bench *b)
              (unsigned long long)(b->messages_sent * (uint64_t)b->nreceivers - b->deliveries));
         return false;
     }
-    return true;
+    return same_transcripts(b);
 }
 
 static void print_latency(const struct bench *b)
