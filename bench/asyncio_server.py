@@ -119,6 +119,10 @@ class ChatRoom:
             BadArgs: self.bad_args,
         }
 
+    def nicks(self) -> tuple[str, ...]:
+        """The members' nicknames, in join order."""
+        return tuple(member.nick for member in self.members)  # type: ignore[misc]
+
     # Connections
 
     async def serve_client(self, reader: asyncio.StreamReader,
@@ -277,7 +281,7 @@ class ChatRoom:
             self.reply(recipient, event)
 
     def who(self, client: Client, command: Who) -> None:
-        self.reply(client, Users(tuple(member.nick for member in self.members)))  # type: ignore[misc]
+        self.reply(client, Users(self.nicks()))
 
     def quit(self, client: Client, command: Quit) -> None:
         self.leave(client, command.reason)
@@ -314,7 +318,7 @@ class ChatRoom:
         self.members[client] = None
         self.by_key[nick_key(name)] = client
         self.reply(client, Welcome(name))
-        self.reply(client, Users(tuple(member.nick for member in self.members)))  # type: ignore[misc]
+        self.reply(client, Users(self.nicks()))
         self.broadcast(Join(name))
 
     def rename(self, client: Client, name: str) -> None:
