@@ -66,7 +66,7 @@ def chat_bot(
             return
         yield from _send_line(sock, "/hello chat-bot 1")
         yield from _send_line(sock, f"/nick {name}")
-        talker = yield spawn(_small_talk(sock, interval, rng))
+        talker = yield spawn(_small_talk(sock, interval, rng), f"{name} talker")
         yield from _listen(sock, name, rng)
         yield cancel(talker)  # (not in a finally: a cancelled task may not yield)
     except OSError:

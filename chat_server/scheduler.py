@@ -202,8 +202,8 @@ class Scheduler:
         task.waiting_for = ("park", parking)
         parking._parked.append((self, task))
 
-    def _trap_spawn(self, task: Task, generator: TaskGenerator) -> None:
-        self._make_ready(task, self.spawn(generator))
+    def _trap_spawn(self, task: Task, generator: TaskGenerator, name: object = None) -> None:
+        self._make_ready(task, self.spawn(generator, name))
 
     def _trap_cancel(self, task: Task, victim: Task) -> None:
         self.cancel(victim)
@@ -235,7 +235,7 @@ class Scheduler:
             waiters: dict[int, Task] = key.data
             # Decided before the waiters are woken: a woken task keeps its registration
             # (it usually comes straight back), and only what nobody waited for is dropped.
-            unwanted = events & ~sum(waiters)
+            unwanted = events & ~_mask(waiters)
             for event in (READ, WRITE):
                 if events & event and event in waiters:
                     self._make_ready(waiters.pop(event))
@@ -260,7 +260,7 @@ class Scheduler:
         for event, waiter in list(waiters.items()):
             if waiter is task:
                 del waiters[event]
-        self._watch_only_waited(sock, sum(waiters), waiters)
+        self._watch_only_waited(sock, _mask(waiters), waiters)
 
     # Time
 
@@ -276,3 +276,11 @@ class Scheduler:
         while self._sleeping and self._sleeping[0][0] <= now:
             _, _, task = heapq.heappop(self._sleeping)
             self._make_ready(task)
+
+
+def _mask(waiters: dict[int, Task]) -> int:
+    """The selector events someone waits for: READ and WRITE are bits, so OR them."""
+    mask = 0
+    for event in waiters:
+        mask |= event
+    return mask

@@ -61,7 +61,19 @@ def accept_connections(
 
 
 def client_reader(room: Room, session: Session, clock: Callable[[], float]) -> TaskGenerator:
-    """Read the client's bytes, frame them into lines and hand each line to the room."""
+    """Read the client's bytes, frame them into lines and hand each line to the room.
+
+    However the reading ends (end of file, a reset, or a bug in a command), a reader that
+    was still reading tells the room the connection is lost: nobody stays as a ghost.
+    """
+    try:
+        yield from _read_until_the_end(room, session, clock)
+    finally:
+        if session.reading:
+            room.connection_lost(session)
+
+
+def _read_until_the_end(room: Room, session: Session, clock: Callable[[], float]) -> TaskGenerator:
     sock = session.sock
     while session.reading:
         yield recv_wait(sock)
@@ -70,9 +82,8 @@ def client_reader(room: Room, session: Session, clock: Callable[[], float]) -> T
         except BlockingIOError:
             continue
         except OSError:  # reset by the peer, or worse: the connection is gone either way
-            data = b""
+            return
         if not data:
-            room.connection_lost(session)
             return
         for framed in session.framer.feed(data):
             if session.flood is not None:

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from chat_server.scheduler import Scheduler, Task
 
 _COLOURS = {"select": "33", "wake": "36", "run": "32", "wait": "35", "spawn": "34",
-            "done": "31"}  # ANSI: yellow, cyan, green, magenta, blue, red
+            "done": "31", "cancel": "31"}  # ANSI: yellow, cyan, green, magenta, blue, red
 
 _WHY_READY = {
     "recv": "its socket has data",
@@ -63,6 +63,11 @@ class TracingScheduler(Scheduler):
         task = super().spawn(generator, name)
         self._say("spawn", task)
         return task
+
+    def cancel(self, task: Task) -> None:
+        if not task.done:
+            self._say("cancel", task, "stopped where it waited")
+        super().cancel(task)
 
     def _step(self, task: Task, value: Any) -> None:
         self._say("run", task)

@@ -51,9 +51,9 @@ def park(parking: Parking) -> Trap:
     return ("park", parking)
 
 
-def spawn(generator: TaskGenerator) -> Trap:
-    """Start `generator` as a new task; the answer is its Task."""
-    return ("spawn", generator)
+def spawn(generator: TaskGenerator, name: object = None) -> Trap:
+    """Start `generator` as a new task (called `name`, if given); the answer is its Task."""
+    return ("spawn", generator, name)
 
 
 def cancel(task: Task) -> Trap:
