@@ -257,7 +257,7 @@ def _last_json_line(output: str) -> dict[str, Any]:
 def display(command: list[str]) -> str:
     """A command as it would be typed in the repository: `python`, relative paths."""
     words = ["python" if word == sys.executable else word for word in command]
-    words = [os.path.relpath(word, ROOT) if word.startswith(str(ROOT)) else word
+    words = [os.path.relpath(word, ROOT) if word.startswith(str(ROOT) + os.sep) else word
              for word in words]
     return shlex.join(words)
 
@@ -640,6 +640,8 @@ def _choices(parser: argparse.ArgumentParser, text: str, allowed: tuple[str, ...
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 if any run failed (lost, reordered, crashed)."""
     args = parse_args(argv)
+    # Stopped from outside, still stop what we started: SystemExit runs every `finally`.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = datetime.datetime.now(datetime.timezone.utc)
     compile_command = compile_loadgen()
     pinning = Pinning.choose()
@@ -671,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         (BUILD / "last-run.md").write_text(text)
         written = [BUILD / "last-run.md"]
-    print("written: " + ", ".join(os.path.relpath(path, ROOT) for path in written))
+    print("written: " + ", ".join(display([str(path)]) for path in written))
     failed = [run for run in runs if not run.ok]
     if failed:
         print(f"\n{len(failed)} run(s) FAILED; see above.", file=sys.stderr)
