@@ -59,6 +59,7 @@ def chat_bot(
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.connect_ex(address)  # returns at once: the connection completes in the kernel
         yield send_wait(sock)  # writable means connected (or failed: SO_ERROR says)

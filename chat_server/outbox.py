@@ -45,7 +45,7 @@ class Outbox:
             return
         self._chunks.append(data)
         self.size += len(data)
-        if self.has_data:
+        if self.has_data.parked:
             self.has_data.wake_all()
 
     def take(self) -> bytes:

@@ -274,5 +274,5 @@ class Room:
 
     def _queue(self, item: Outgoing) -> None:
         self.outgoing.append(item)
-        if self.has_outgoing:
+        if self.has_outgoing.parked:
             self.has_outgoing.wake_all()

@@ -54,17 +54,19 @@ class Parking:
     is empty, and whoever puts bytes in the outbox wakes it.
     """
 
-    __slots__ = ("_parked",)
+    __slots__ = ("parked",)
 
     def __init__(self) -> None:
-        self._parked: list[tuple[Scheduler, Task]] = []
+        # The tasks waiting here, each with the scheduler that will run it. A plain list,
+        # so `if parking.parked:` costs nothing on the hot path (one check per delivery).
+        self.parked: list[tuple[Scheduler, Task]] = []
 
     def __len__(self) -> int:
-        return len(self._parked)
+        return len(self.parked)
 
     def wake_all(self) -> None:
         """Make every task parked here ready to run."""
-        parked, self._parked = self._parked, []
+        parked, self.parked = self.parked, []
         for scheduler, task in parked:
             scheduler._make_ready(task)
 
@@ -200,7 +202,7 @@ class Scheduler:
 
     def _trap_park(self, task: Task, parking: Parking) -> None:
         task.waiting_for = ("park", parking)
-        parking._parked.append((self, task))
+        parking.parked.append((self, task))
 
     def _trap_spawn(self, task: Task, generator: TaskGenerator, name: object = None) -> None:
         self._make_ready(task, self.spawn(generator, name))

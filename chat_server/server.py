@@ -51,7 +51,7 @@ class ServerConfig:
     outbox_limit: int = 1 << 20
     flood: FloodPolicy | None = FloodPolicy(burst=10, rate=5.0)
     close_grace: float = 2.0  # how long a closing connection may take to flush and close
-    backlog: int = 1024
+    backlog: int = 4096  # the kernel caps it at net.core.somaxconn
 
 
 class ChatServer:
@@ -119,6 +119,10 @@ class ChatServer:
     def open_session(self, sock: socket.socket, address: tuple) -> None:
         """Start serving a newly accepted connection (or turn it away)."""
         sock.setblocking(False)
+        # Chat lines are small and each should leave at once: without this, Nagle's
+        # algorithm holds them back waiting for ACKs (which the peer delays), adding
+        # tens of milliseconds to every line under load.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         host = str(address[0])
         refusal = self.admission.refusal(host)
         if refusal is not None:

@@ -32,7 +32,8 @@ from chat_server.traps import (
 log = logging.getLogger(__name__)
 
 RECEIVE_SIZE = 65536
-ACCEPTS_PER_WAKE = 64  # accept a burst of joiners in one go, but let others run between
+ACCEPTS_PER_WAKE = 1024  # a burst of joiners is taken in one go, before the kernel's
+                         # accept queue overflows (it then drops SYNs and resets clients)
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
