@@ -19,6 +19,10 @@ from protocol import Event, Hello, LineFramer, encode_event, encode_for_people
 class Session:
     """One client connection."""
 
+    __slots__ = ("sock", "address", "host", "nick", "said_hello", "machine", "framer",
+                 "outbox", "flood", "reading", "hanging_up", "reader", "writer",
+                 "_on_hang_up", "__weakref__")
+
     def __init__(
         self,
         sock: socket.socket,

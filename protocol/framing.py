@@ -53,6 +53,8 @@ Framed = Line | LineTooLong | BadEncoding
 class LineFramer:
     """Splits a byte stream into `Line`s, with a hard cap on a line's length."""
 
+    __slots__ = ("max_line_bytes", "_partial", "_discarding", "_telnet")
+
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.max_line_bytes = max_line_bytes
         self._partial = bytearray()  # the start of a line whose LF has not arrived
@@ -114,6 +116,8 @@ class TelnetFilter:
     subnegotiations (IAC SB ... IAC SE). None of it is chat text, so all of it goes.
     A lone 0xFF can never be part of UTF-8 text, so treating it as IAC loses nothing.
     """
+
+    __slots__ = ("_state",)
 
     def __init__(self) -> None:
         self._state: _State = self._data
