@@ -14,7 +14,7 @@ that loses or reorders anything fails, and the exit status says so.
 
 The table compares our server with `asyncio_server.py` in the same run, as ratios: the
 machines are noisy, so absolute numbers move between runs and the ratios are the claims.
-A full run writes `results/latest.md`, a dated copy, and the table in `README.md`; other
+A full run writes `results/latest.md`, a dated copy, and the table in both READMEs; other
 runs write `build/last-run.md` only, so a smoke run never replaces the published table.
 """
 
@@ -45,7 +45,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BUILD = BENCH / "build"
 RESULTS = BENCH / "results"
-README = BENCH / "README.md"
+READMES = (BENCH / "README.md", ROOT / "README.md")  # both show the latest table
 LOADGEN_SOURCE = BENCH / "loadgen.c"
 LOADGEN = BUILD / "loadgen"
 
@@ -592,18 +592,19 @@ def warnings(runs: list[Run]) -> list[str]:
 
 
 def publish(text: str, summary: str, started: datetime.datetime) -> list[Path]:
-    """A full run: results/latest.md, a dated copy, and the table in the README."""
+    """A full run: results/latest.md, a dated copy, and the table in both READMEs."""
     RESULTS.mkdir(exist_ok=True)
     latest = RESULTS / "latest.md"
     dated = RESULTS / f"{started:%Y-%m-%d-%H%M%S}.md"
     latest.write_text(text)
     dated.write_text(text)
-    readme = README.read_text()
-    start, end = readme.find(README_START), readme.find(README_END)
-    if start >= 0 and end > start:
-        README.write_text(readme[:start + len(README_START)] + "\n" + summary + "\n"
-                          + readme[end:])
-    return [latest, dated, README]
+    for readme_path in READMES:
+        readme = readme_path.read_text()
+        start, end = readme.find(README_START), readme.find(README_END)
+        if start >= 0 and end > start:
+            readme_path.write_text(readme[:start + len(README_START)] + "\n" + summary
+                                   + "\n" + readme[end:])
+    return [latest, dated, *READMES]
 
 
 # ------------------------------------------------------------------------------- main
