@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any
 
 from chat_server.room import HangUp, Outgoing, Room, ToMember, ToRoom
-from protocol import Bye, Event, PartReason, encode_event, encode_for_people
+from protocol import Event, PartReason, encode_event, encode_for_people
 
 
 MAX_JOINS_PER_BATCH = 256  # each joiner gets its own tail of the batch: bound that work
@@ -128,5 +128,4 @@ class Audience:
         if not listener.outbox.too_far_behind:
             return
         self._listeners.pop(listener, None)
-        self.room.leave(listener, PartReason.TOO_SLOW)
-        listener.abort(Bye(PartReason.TOO_SLOW))
+        self.room.cut_off(listener, PartReason.TOO_SLOW)

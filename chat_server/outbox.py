@@ -19,12 +19,13 @@ from chat_server.scheduler import Parking
 class Outbox:
     """A byte queue with a limit, and a parking spot for the writer that drains it."""
 
-    __slots__ = ("limit", "size", "has_data", "stalled", "_chunks", "_sealed")
+    __slots__ = ("limit", "size", "has_data", "has_room", "stalled", "_chunks", "_sealed")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0  # bytes queued or taken but not yet sent
         self.has_data = Parking()  # the writer parks here while the outbox is empty
+        self.has_room = Parking()  # the reader parks here while the client owes too much
         self.stalled = False  # the writer waits for the kernel to take more
         # A list, not a deque: chunks are only ever appended and then taken all at once,
         # and an empty list is 56 bytes where a deque holds a 600-byte block per client.
@@ -58,6 +59,8 @@ class Outbox:
     def sent(self, count: int) -> None:
         """`count` bytes taken earlier have reached the kernel."""
         self.size -= count
+        if self.has_room.parked and self.size <= self.limit:
+            self.has_room.wake_all()
 
     def replace_with(self, last_words: bytes) -> None:
         """Drop everything still queued, queue `last_words`, and accept nothing more.
@@ -65,7 +68,7 @@ class Outbox:
         Once sealed, a second call changes nothing: the first last words are kept."""
         if self._sealed:
             return
+        self.size -= sum(map(len, self._chunks))  # a chunk the writer holds still counts
         self._chunks.clear()
-        self.size = 0
         self.put(last_words)
         self._sealed = True

@@ -20,7 +20,8 @@ from protocol import (
     COMMANDS, Action, BadArgs, BadEncoding, Bye, Command, Error, ErrorCode, Event, Framed,
     Hello, Help, Info, Join, Line, LineTooLong, Me, Message, NickChange, Part, PartReason,
     Ping, Pong, PrivateMessage, Quit, Say, SendPrivate, SetNick, ShowStats,
-    StartMachineMode, Stats, UnknownCommand, Users, Welcome, Who, nick_key, nick_problem, parse_command, sanitize,
+    StartMachineMode, Stats, UnknownCommand, Users, Welcome, Who, nick_key, nick_problem,
+    parse_command, sanitize,
 )
 
 
@@ -32,6 +33,9 @@ class Member(Protocol):
 
     def stop_reading(self) -> None:
         """Handle no more lines from this connection."""
+
+    def abort(self, last_event: Event) -> None:
+        """Drop what is queued, send `last_event` if the socket takes it, and close."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +124,11 @@ class Room:
         self._remove(member)
         self._reply(member, Bye(reason))
         self._queue(HangUp(member))
+
+    def cut_off(self, member: Member, reason: str) -> None:
+        """Drop a connection the server cannot keep (too slow): leave, then BYE if possible."""
+        self.leave(member, reason)
+        member.abort(Bye(reason))
 
     def leave(self, member: Member, reason: str) -> None:
         """Take `member` out of the room, telling everyone why. Does nothing if not joined."""

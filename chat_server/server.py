@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,7 +67,7 @@ class ChatServer:
         self.sessions: set[Session] = set()
         self.admission = Admission(config.max_clients, config.max_per_address,
                                    spare_loopback=config.spare_loopback)
-        self._join_deadlines: deque[tuple[float, Session]] = deque()
+        self._join_deadlines: deque[tuple[float, weakref.ref[Session]]] = deque()
         self._has_join_deadlines = Parking()
         self.listener = _listen(config.host, config.port, config.backlog)
         self.shutting_down = False
@@ -143,7 +144,8 @@ class ChatServer:
                                name=session.task_name("writer"))
         self.room.greet(session)
         if self.config.join_timeout is not None:
-            self._join_deadlines.append((now + self.config.join_timeout, session))
+            deadline = now + self.config.join_timeout
+            self._join_deadlines.append((deadline, weakref.ref(session)))
             self._has_join_deadlines.wake_all()
 
     def close_session(self, session: Session) -> None:

@@ -78,6 +78,7 @@ class Session:
         self.reading = False
         self.hanging_up = True
         self.outbox.has_data.wake_all()  # an idle writer must notice
+        self.outbox.has_room.wake_all()  # and a reader waiting for the client to catch up
         self._on_hang_up(self)
 
     def abort(self, last_event: Event) -> None:

@@ -17,17 +17,16 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import weakref
 from collections import deque
 from collections.abc import Callable
 
 from chat_server.audience import Audience
-from chat_server.outbox import Outbox
 from chat_server.room import Room
 from chat_server.scheduler import Parking, Task
 from chat_server.session import Session
-from chat_server.traps import (
-    TaskGenerator, cancel, park, recv_wait, send_wait, sleep,
-)
+from chat_server.traps import TaskGenerator, cancel, park, recv_wait, send_wait, sleep
+from protocol import PartReason
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +36,7 @@ RECEIVE_SIZE = 65536
 # would allocate 64 KiB and shrink it for every read, which fragments the heap until a
 # server with thousands of clients holds twice the memory it uses.
 _RECEIVED = memoryview(bytearray(RECEIVE_SIZE))
+LINES_PER_TURN = 32  # lines a reader hands the room before it lets others run
 ACCEPTS_PER_WAKE = 1024  # a burst of joiners is taken in one go, before the kernel's
                          # accept queue overflows (it then drops SYNs and resets clients)
 OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -91,15 +91,31 @@ def _read_until_the_end(room: Room, session: Session, clock: Callable[[], float]
             return
         if not count:
             return
-        for framed in session.framer.feed(bytes(_RECEIVED[:count])):
+        for number, framed in enumerate(session.framer.feed(bytes(_RECEIVED[:count])), 1):
             if session.flood is not None:
                 delay = session.flood.delay_for_next_line(clock())
                 if delay:
                     # Flood control: not reading is what slows the sender (TCP does the rest).
                     yield sleep(delay)
+            if number % LINES_PER_TURN == 0:
+                yield from _let_the_replies_go_out(session)
             if not session.reading:
                 return
             room.handle(session, framed)
+
+
+def _let_the_replies_go_out(session: Session) -> TaskGenerator:
+    """Give the others a turn, then wait while this client owes more than its limit.
+
+    One read can hold a thousand commands, each with replies (/help is eleven lines):
+    without a pause they would all be queued before a single byte went out. A client
+    that does not read its replies stops being read, until it catches up or, owing too
+    much while taking nothing, is cut off as too slow by its writer.
+    """
+    yield sleep(0)  # the broadcaster and the writers run before this reader goes on
+    outbox = session.outbox
+    while session.reading and outbox.size > outbox.limit:
+        yield park(outbox.has_room)
 
 
 def client_writer(
@@ -111,7 +127,7 @@ def client_writer(
     try:
         while outbox or not session.hanging_up:
             if outbox:
-                yield from _send_everything_queued(sock, outbox)
+                yield from _send_everything_queued(room, session)
             else:
                 yield park(outbox.has_data)
         # All sent. Stop reading, send FIN, and wait for the peer to close its side, so our
@@ -129,8 +145,9 @@ def client_writer(
         close_session(session)
 
 
-def _send_everything_queued(sock: socket.socket, outbox: Outbox) -> TaskGenerator:
+def _send_everything_queued(room: Room, session: Session) -> TaskGenerator:
     """Send all that is queued now, in as few send() calls as the kernel allows."""
+    sock, outbox = session.sock, session.outbox
     data = memoryview(outbox.take())
     while data:
         try:
@@ -141,6 +158,11 @@ def _send_everything_queued(sock: socket.socket, outbox: Outbox) -> TaskGenerato
         data = data[sent:]
         if data:  # the kernel's buffer is full: wait until it has room again
             outbox.stalled = True
+            if outbox.too_far_behind and not session.hanging_up:
+                # Owed more than the limit and taking nothing: too slow to keep. (Checked
+                # here too, not only when more is queued: replies to one burst of commands
+                # can pass the limit with nothing queued after them.)
+                room.cut_off(session, PartReason.TOO_SLOW)
             yield send_wait(sock)
             outbox.stalled = False
 
@@ -165,7 +187,7 @@ def watch_signals(wakeup: socket.socket, on_signal: Callable[[int], None]) -> Ta
 
 
 def expire_unjoined(
-    deadlines: deque[tuple[float, Session]],
+    deadlines: deque[tuple[float, weakref.ref[Session]]],
     has_deadlines: Parking,
     clock: Callable[[], float],
     expire: Callable[[Session], None],
@@ -173,18 +195,21 @@ def expire_unjoined(
     """Hand `expire` each session whose join deadline has passed, oldest first.
 
     Every connection gets the same time to join, so deadlines arrive in order: one task
-    sleeping until the oldest one serves them all.
+    sleeping until the oldest one serves them all. The queue holds weak references, so a
+    connection that closed before its deadline is not kept in memory until then.
     """
     while True:
         if not deadlines:
             yield park(has_deadlines)
             continue
-        deadline, session = deadlines[0]
+        deadline, session_ref = deadlines[0]
         if deadline > clock():
             yield sleep(deadline - clock())
             continue
         deadlines.popleft()
-        expire(session)
+        session = session_ref()
+        if session is not None:
+            expire(session)
 
 
 def cancel_after(seconds: float, task: Task) -> TaskGenerator:

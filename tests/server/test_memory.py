@@ -144,10 +144,6 @@ def test_no_session_outlives_its_connection() -> None:
     assert sessions <= 1, f"{sessions} Session objects outlived their connections"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: ChatServer keeps every connection's Session in its join-deadline queue "
-    "until the deadline passes (120 s by default), even after the connection closed, so "
-    "memory grows with the rate of new connections (~2.7 KB each)"))
 def test_a_closed_connection_is_not_kept_until_its_join_deadline() -> None:
     config = ServerConfig(host="127.0.0.1", port=0, flood=None)  # join timeout: 120 s
 

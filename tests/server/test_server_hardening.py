@@ -146,10 +146,6 @@ def test_clients_hosing_bytes_that_make_no_line_do_not_starve_the_room(server_fa
     assert "Traceback" not in server.stderr_text()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: without flood control one read of 64 KiB can queue megabytes of replies "
-    "(/help, /who) for a client that never reads, far past --outbox-limit, and the server "
-    "keeps them: the limit is checked only when something more is queued"))
 def test_replies_a_client_never_reads_stay_within_its_outbox_limit(server_factory) -> None:
     limit = 65536
     server = server_factory("--flood", "off", "--outbox-limit", str(limit))
@@ -167,11 +163,6 @@ def test_replies_a_client_never_reads_stay_within_its_outbox_limit(server_factor
     assert growth < 8 << 20, f"the server grew by {growth >> 20} MiB"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: Outbox.replace_with sets size to the last words alone while the writer "
-    "still has a taken chunk in flight; as that chunk drains, sent() takes size below "
-    "zero, so /stats under-reports outbox_bytes (seen at -42778) for a client cut off as "
-    "too slow that then reads"))
 def test_what_is_owed_to_a_client_cut_off_never_goes_negative() -> None:
     outbox = Outbox(limit=64)
     outbox.put(b"x" * 100)
