@@ -14,7 +14,6 @@ these only move bytes and wait.
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import weakref
@@ -39,7 +38,6 @@ _RECEIVED = memoryview(bytearray(RECEIVE_SIZE))
 LINES_PER_TURN = 32  # lines a reader hands the room before it lets others run
 ACCEPTS_PER_WAKE = 1024  # a burst of joiners is taken in one go, before the kernel's
                          # accept queue overflows (it then drops SYNs and resets clients)
-OUT_OF_DESCRIPTORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
 
@@ -47,6 +45,7 @@ def accept_connections(
     listener: socket.socket, open_session: Callable[[socket.socket, tuple], None]
 ) -> TaskGenerator:
     """Accept connections forever, handing each to `open_session`."""
+    trouble = None  # what accept() last failed with, so it is logged once, not every try
     while True:
         yield recv_wait(listener)
         for _ in range(ACCEPTS_PER_WAKE):
@@ -55,14 +54,18 @@ def accept_connections(
             except BlockingIOError:
                 break
             except OSError as error:
-                if error.errno not in OUT_OF_DESCRIPTORS:
-                    raise
-                # The pending connection stays in the backlog and the listener stays
-                # readable: retrying at once would spin. Pause; closing sessions free
-                # descriptors, and service resumes by itself.
-                log.warning("cannot accept: %s; retrying in %.1fs", error.strerror, ACCEPT_PAUSE)
+                # Out of descriptors (or a connection that died before we took it): the
+                # listener stays readable, so retrying at once would spin. Pause; closing
+                # sessions free descriptors, and service resumes by itself.
+                if error.strerror != trouble:
+                    trouble = error.strerror
+                    log.warning("cannot accept: %s; retrying every %.1fs", trouble,
+                                ACCEPT_PAUSE)
                 yield sleep(ACCEPT_PAUSE)
                 break
+            if trouble is not None:
+                log.warning("accepting connections again")
+                trouble = None
             open_session(sock, address)
 
 
