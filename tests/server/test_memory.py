@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -241,19 +240,19 @@ def test_memory_per_idle_connection_with_two_thousand(server_factory) -> None:
 
 def test_a_queued_bytes_object_costs_its_length_plus_a_fixed_overhead() -> None:
     # What a chunk in an outbox costs: the bytes object itself (a 33-byte header, rounded
-    # up by the allocator) and one 8-byte slot in the deque.
+    # up by the allocator) and one 8-byte slot in the outbox's list.
     count, length = 20000, 100
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        chunks = deque(bytes([number % 256]) * length for number in range(count))
+        chunks = [bytes([number % 256]) * length for number in range(count)]
         per_chunk = (tracemalloc.get_traced_memory()[0] - before) / count
     finally:
         tracemalloc.stop()
     assert len(chunks) == count
     header = sys.getsizeof(b"")
-    print(f"a {length}-byte chunk in a deque: {per_chunk:.1f} bytes "
-          f"(bytes header {header}, deque slot 8)")
+    print(f"a {length}-byte chunk in a list: {per_chunk:.1f} bytes "
+          f"(bytes header {header}, list slot 8)")
     assert length + header <= per_chunk <= length + header + 8 + 16
 
 
