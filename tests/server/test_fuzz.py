@@ -157,10 +157,12 @@ def _split_randomly(rng: random.Random, data: bytes) -> list[bytes]:
 
 def make_plan(rng: random.Random, index: int) -> HostilePlan:
     """One hostile connection's plan: its bytes, their splits and pacing, its way out."""
-    ending = rng.choice(("close", "reset", "half_close", "stay", "close", "reset"))
+    ending = rng.choice(("close", "reset", "stay", "half_close"))
+    if index % 5 == 4:  # every fifth one for sure, so each run checks several
+        ending = "half_close"
     reads = ending == "half_close" or rng.random() < 0.7
-    if rng.random() < 0.1:  # connect and vanish at once
-        return HostilePlan(index, [], [], reads, ending if ending != "half_close" else "close")
+    if ending != "half_close" and rng.random() < 0.1:  # connect and vanish at once
+        return HostilePlan(index, [], [], reads, ending)
     makers = _piece_makers(rng, index, may_quit=ending != "half_close")
     pieces = [makers[0]()] if rng.random() < 0.7 else []
     pieces += [rng.choice(makers)() for _ in range(rng.randint(3, 30))]
@@ -556,7 +558,7 @@ def test_plans_are_reproducible_from_the_seed() -> None:
 def test_fuzz_without_flood_control(server_factory) -> None:
     server = server_factory("--flood", "off")
     fuzz(server, FuzzSettings(seed=FUZZ_SEED, hostiles=40, concurrency=10, duration=12.0,
-                              say_every=0.05), min_fins_confirmed=1)
+                              say_every=0.05), min_fins_confirmed=6)
 
 
 @pytest.mark.timeout(120)
@@ -564,4 +566,4 @@ def test_fuzz_with_flood_control(server_factory) -> None:
     # The default flood control: hostile readers sleep; well-behaved clients stay under it.
     server = server_factory()
     fuzz(server, FuzzSettings(seed=FUZZ_SEED + 1, hostiles=20, concurrency=8, duration=7.0,
-                              say_every=0.35), min_fins_confirmed=0)
+                              say_every=0.35), min_fins_confirmed=2)
