@@ -18,7 +18,7 @@ Checks:
   they were once the second, longer wave has come and gone.
 
 The join timeout is 4 s here (the default is 120 s) so that lurkers are expired within
-the run; see test_memory.py for why a long join timeout would also hold memory.
+the run.
 """
 
 from __future__ import annotations
