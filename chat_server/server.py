@@ -160,6 +160,9 @@ class ChatServer:
             self.scheduler.cancel(session.reader)
         self.scheduler.release(session.sock)
         session.sock.close()
+        # A session's tasks are named after it (session -> task -> name -> session): break
+        # that cycle, so a closed session is freed at once, not at the next gc collection.
+        session.reader = session.writer = None
 
     def _start_close_deadline(self, session: Session) -> None:
         if session.writer is not None:

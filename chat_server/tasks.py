@@ -94,7 +94,13 @@ def _read_until_the_end(room: Room, session: Session, clock: Callable[[], float]
             return
         if not count:
             return
-        for number, framed in enumerate(session.framer.feed(bytes(_RECEIVED[:count])), 1):
+        framer = session.framer
+        framer.receive(bytes(_RECEIVED[:count]))
+        # One line at a time: held back by flood control, the reader keeps only the
+        # bytes that came, not a list of the thousands of lines they may hold.
+        number = 0
+        while (framed := framer.next_framed()) is not None:
+            number += 1
             if session.flood is not None:
                 delay = session.flood.delay_for_next_line(clock())
                 if delay:

@@ -1,6 +1,6 @@
 """Framing: turning a stream of bytes into lines of text.
 
-Sans-IO: feed it whatever bytes arrived, in pieces of any size, and it hands back what
+Sans-IO: give it whatever bytes arrived, in pieces of any size, and it hands back what
 those bytes completed. It never touches a socket and never looks at a clock.
 
 Rules it keeps (see docs/protocol.md, "Framing"):
@@ -51,15 +51,24 @@ Framed = Line | LineTooLong | BadEncoding
 
 
 class LineFramer:
-    """Splits a byte stream into `Line`s, with a hard cap on a line's length."""
+    """Splits a byte stream into `Line`s, with a hard cap on a line's length.
 
-    __slots__ = ("max_line_bytes", "_partial", "_discarding", "_telnet")
+    Two ways to use it: `receive(data)` then `next_framed()` until it returns None, one
+    line at a time (the server, which may pause between lines for flood control, so it
+    holds only the bytes that came, not a list of every line in them); or `feed(data)`,
+    which does both and returns the whole list.
+    """
+
+    __slots__ = ("max_line_bytes", "_partial", "_discarding", "_telnet", "_unread",
+                 "_position")
 
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.max_line_bytes = max_line_bytes
         self._partial = bytearray()  # the start of a line whose LF has not arrived
         self._discarding = False  # inside an overlong line, dropping bytes up to its LF
         self._telnet = TelnetFilter()
+        self._unread = b""  # bytes received and not framed yet, from `_position` on
+        self._position = 0
 
     @property
     def buffered(self) -> int:
@@ -68,42 +77,59 @@ class LineFramer:
 
     def feed(self, data: bytes) -> list[Framed]:
         """Take the bytes that arrived; return what they completed, in order."""
-        results: list[Framed] = []
-        *complete, unfinished = self._telnet.remove_negotiation(data).split(b"\n")
-        for piece in complete:
-            self._finish_line(piece, results)
-        self._hold(unfinished, results)
-        return results
+        self.receive(data)
+        return list(iter(self.next_framed, None))
 
-    def _finish_line(self, piece: bytes, results: list[Framed]) -> None:
+    def receive(self, data: bytes) -> None:
+        """Take the bytes that arrived, to be framed by `next_framed`."""
+        data = self._telnet.remove_negotiation(data)
+        if self._position < len(self._unread):  # earlier bytes not framed yet: keep them
+            data = self._unread[self._position:] + data
+        self._unread, self._position = data, 0
+
+    def next_framed(self) -> Framed | None:
+        """The next line (or problem) the received bytes complete; None when they are used up."""
+        while self._position < len(self._unread):
+            unread, start = self._unread, self._position
+            end = unread.find(b"\n", start)
+            if end < 0:
+                self._unread, self._position = b"", 0  # nothing kept but the capped partial
+                return self._hold(unread[start:])
+            self._position = end + 1
+            framed = self._finish_line(unread[start:end])
+            if framed is not None:
+                return framed
+        self._unread, self._position = b"", 0
+        return None
+
+    def _finish_line(self, piece: bytes) -> Framed | None:
         if self._discarding:  # the LF that ends an overlong line: back to normal
             self._discarding = False
-            return
+            return None
         if self._partial:
             piece = bytes(self._partial) + piece
             self._partial.clear()
         if len(piece) > self.max_line_bytes:
-            results.append(LineTooLong(self.max_line_bytes))
-            return
+            return LineTooLong(self.max_line_bytes)
         if piece.endswith(b"\r"):
             piece = piece[:-1]
         if not piece:
-            return
+            return None
         try:
-            results.append(Line(piece.decode("utf-8")))
+            return Line(piece.decode("utf-8"))
         except UnicodeDecodeError:
-            results.append(BadEncoding())
+            return BadEncoding()
 
-    def _hold(self, unfinished: bytes, results: list[Framed]) -> None:
-        if self._discarding or not unfinished:
-            return
+    def _hold(self, unfinished: bytes) -> Framed | None:
+        if self._discarding:
+            return None
         if len(self._partial) + len(unfinished) > self.max_line_bytes:
             # Report as soon as the limit is passed, not when the LF finally comes.
-            results.append(LineTooLong(self.max_line_bytes))
             self._partial.clear()
             self._discarding = True
-            return
+            return LineTooLong(self.max_line_bytes)
         self._partial += unfinished
+        return None
 
 
 _State = Callable[[int, bytearray], "_State"]  # type: ignore[misc]  # recursive alias

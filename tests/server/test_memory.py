@@ -164,11 +164,6 @@ def test_a_closed_connection_is_not_kept_until_its_join_deadline() -> None:
     assert sessions <= 1, f"{sessions} Session objects kept for closed connections"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a closed Session is freed only by Python's cycle collector (session -> "
-    "its reader/writer Task -> the Task's TaskName -> session), so under churn closed "
-    "sessions pile up until a full collection and RSS climbs in steps (~1 KB per "
-    "connection: +2.2 MiB over the soak's second wave, flat with gc.collect() each second)"))
 def test_a_closed_session_is_freed_without_the_cycle_collector() -> None:
     config = ServerConfig(host="127.0.0.1", port=0, flood=None, join_timeout=1.0)
 

@@ -173,11 +173,6 @@ def test_what_is_owed_to_a_client_cut_off_never_goes_negative() -> None:
     assert outbox.size == len(b"BYE too slow\n")  # what is still owed: the BYE
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: client_reader frames a whole read (up to 64 KiB) into a list of Line "
-    "objects before handling the first, and keeps the list while flood control makes it "
-    "sleep: 64 KiB of two-letter lines is ~21,800 Line objects, ~2.6 MB held for the "
-    "~70 minutes flood control takes to let them through (50 such clients: +127 MiB)"))
 def test_lines_held_back_by_flood_control_cost_no_more_than_the_bytes_read(
     server_factory
 ) -> None:
