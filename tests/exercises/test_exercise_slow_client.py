@@ -35,6 +35,10 @@ def _run_the_scenario() -> tuple[list[str], list[str]]:
          "--name", "lab", "--flood", "off", "--outbox-limit", str(OUTBOX_LIMIT), "--trace"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     clients: list[LineClient] = []
+    # Read the trace while the scenario runs: a full pipe would block the server's writes.
+    trace: list[str] = []
+    reader = threading.Thread(target=lambda: trace.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
         port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
         # `slow` joins, then never reads; a small receive buffer makes it fill up sooner.
@@ -52,9 +56,10 @@ def _run_the_scenario() -> tuple[list[str], list[str]]:
     finally:
         close_all(clients)
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 0, stderr[-2000:]
-    return stderr.splitlines(), received
+        process.wait(timeout=30)
+        reader.join(30)
+    assert process.returncode == 0, "".join(trace[-20:])
+    return [line.rstrip("\n") for line in trace], received
 
 
 @pytest.fixture(scope="module")
@@ -99,17 +104,22 @@ def test_q1_the_writer_waits_for_its_socket_to_take_more(scenario) -> None:
     trace, received = scenario
     stall = _index(trace, "wait", "writer(slow)", "send: until its socket can take more")
     cut = _index(trace, "spawn", "close-deadline(slow)")
-    assert stall < cut  # it was stuck in send_wait when it was cut off
+    # It was stuck in send_wait when it was cut off; when the writer itself notices, the
+    # cut-off happens in the very step that ends in that wait, so the wait prints just after.
+    assert stall <= cut + 1
     # Never woken again: the client never read, so its socket never had room.
     assert ("wake", "writer(slow)") not in {_event(line)[:2] for line in trace[stall:]}
     assert "PART slow too slow" in received
 
 
-def test_q2_the_broadcaster_notices_while_it_fans_out(scenario) -> None:
+def test_q2_the_writer_or_the_broadcaster_notices(scenario) -> None:
     trace, _ = scenario
     cut = _index(trace, "spawn", "close-deadline(slow)")
     running = [_event(line)[1] for line in trace[:cut] if _event(line)[0] == "run"]
-    assert running[-1] == "broadcaster"  # Audience._cut_off_if_too_slow runs in its step
+    # The slow client's own writer, as it stalls owing too much (tasks.py,
+    # _send_everything_queued), or the broadcaster, queueing more for a stalled writer
+    # (Audience._cut_off_if_too_slow): whichever meets the condition first.
+    assert running[-1] in ("writer(slow)", "broadcaster")
 
 
 def test_q3_the_others_carry_on_while_the_slow_writer_is_stuck(scenario) -> None:
