@@ -84,11 +84,12 @@ def test_colour_marks_each_kind_of_line() -> None:
     assert "\x1b[34mspawn" in out.getvalue() and "\x1b[31mdone" in out.getvalue()
 
 
-def test_server_trace_follows_a_message_from_reader_to_writers() -> None:
+def test_server_trace_follows_a_message_from_reader_to_writers(tmp_path) -> None:
+    trace_file = (tmp_path / "trace.txt").open("w")  # a file: a full pipe would block it
     process = subprocess.Popen(
         [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
          "--flood", "off", "--trace", "--trace-delay", "0.001"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=trace_file, text=True)
     try:
         port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
         alice = machine_client(port, "alice")
@@ -100,7 +101,9 @@ def test_server_trace_follows_a_message_from_reader_to_writers() -> None:
         time.sleep(0.2)
     finally:
         process.send_signal(signal.SIGTERM)
-        _, trace = process.communicate(timeout=15)
+        process.communicate(timeout=15)
+        trace_file.close()
+    trace = (tmp_path / "trace.txt").read_text()
     assert process.returncode == 0
     assert "wait     reader(alice)        recv: until its socket has data" in trace
     assert "wake     reader(alice)        its socket has data" in trace
