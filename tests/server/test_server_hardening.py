@@ -17,8 +17,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from chat_server.outbox import Outbox
 from chat_testing import LineClient, close_all, machine_client
 from process_probes import (

@@ -44,15 +44,14 @@ SOAK_SEED = int(os.environ.get("CHAT_SOAK_SEED", "7"))
 STAYERS = ("stay0", "stay1", "stay2")  # stay0 talks in bulk
 JOIN_TIMEOUT = 4  # seconds
 ROOM_EVENT_KINDS = frozenset({"JOIN", "PART", "NICK", "MSG", "ACTION"})
-RSS_TOLERANCE = 4 << 20
+RSS_TOLERANCE = 2 << 20
 """How far RSS may end above the warm-up baseline. Freed Python objects go back to
 pymalloc's arenas and glibc's heap, which return pages to the system only when whole
-arenas or the top of the heap are free, so a fragmented MiB or two stays resident; and
-closed sessions that only the cycle collector frees (see test_memory.py) wait for a full
-collection. Measured: +0.9 to +2.2 MiB over this soak's second wave, flat when the server runs
-gc.collect() every second. A leak of one session per connection (3-7 KiB) over the
-second wave's ~1,500 connections would add 4-10 MiB, and keep growing with a longer
-run; test_memory.py counts leaked sessions exactly."""
+arenas or the top of the heap are free, so some fragmentation stays resident. Measured:
++0.2 to +0.3 MiB over this soak's second wave (it was +0.9 to +2.2 MiB while closed
+sessions waited for the cycle collector). A leak of one session per connection (3-4 KiB)
+over the second wave's ~1,400 connections would add 4-6 MiB, and keep growing with a
+longer run; test_memory.py counts leaked sessions exactly."""
 
 KINDS = {  # kind: weight
     "quitter": 20, "person": 8, "closer": 12, "resetter": 12, "half_closer": 8,
