@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chat-server: cannot listen on {args.host}:{args.port}: {error.strerror}",
               file=sys.stderr)
         return 1
-    _announce(server, args.host)
-    server.serve()
+    server.serve(ready=lambda: _announce(server, args.host))
     print("server stopped", flush=True)
     return 0
 

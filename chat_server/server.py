@@ -12,7 +12,7 @@ import signal
 import socket
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -80,8 +80,12 @@ class ChatServer:
         host, port = self.listener.getsockname()[:2]
         return host, port
 
-    def serve(self) -> None:
-        """Run until shut down by SIGINT or SIGTERM (or `begin_shutdown`)."""
+    def serve(self, ready: Callable[[], None] = lambda: None) -> None:
+        """Run until shut down by SIGINT or SIGTERM (or `begin_shutdown`).
+
+        `ready` is called once signals are handled, just before the loop starts: a
+        SIGTERM sent by someone who saw it (a test, a supervisor) cannot be lost.
+        """
         spawn = self.scheduler.spawn
         self._acceptor = spawn(accept_connections(self.listener, self.open_session))
         spawn(broadcaster(self.room, self.audience))
@@ -93,6 +97,7 @@ class ChatServer:
             start_bots(self.config.bots, (loopback, port), self.config.bot_interval, spawn)
         with _signals_as_bytes() as wakeup:
             spawn(watch_signals(wakeup, self._on_signal))
+            ready()
             self.scheduler.run()
 
     def figures(self) -> dict[str, object]:
@@ -242,9 +247,11 @@ def _signals_as_bytes() -> Iterator[socket.socket]:
     receiver, sender = socket.socketpair()
     receiver.setblocking(False)
     sender.setblocking(False)
+    # The wake-up socket first: a signal that lands between the two steps must not be
+    # swallowed by a handler whose byte goes nowhere.
+    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
     previous_handlers = {signum: signal.signal(signum, lambda *_: None)
                          for signum in SHUTDOWN_SIGNALS}
-    previous_fd = signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
     try:
         yield receiver
     finally:

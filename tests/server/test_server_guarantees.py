@@ -175,3 +175,11 @@ def test_new_connections_during_shutdown_are_refused(server) -> None:
     server.process.wait(15)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).recv(1)
+
+
+def test_sigterm_right_after_the_listening_line_is_never_lost(server_factory) -> None:
+    # Whoever sees `listening on` may signal at once: by then the signal must be handled.
+    for _ in range(10):
+        server = server_factory()
+        server.signal(signal.SIGTERM)
+        assert server.process.wait(10) == 0
