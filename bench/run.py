@@ -602,7 +602,11 @@ def publish(text: str, summary: str, started: datetime.datetime) -> list[Path]:
         readme = readme_path.read_text()
         start, end = readme.find(README_START), readme.find(README_END)
         if start >= 0 and end > start:
-            readme_path.write_text(readme[:start + len(README_START)] + "\n" + summary
+            # The summary's links are relative to bench/: make them right for this file.
+            prefix = os.path.relpath(BENCH, readme_path.parent)
+            table = summary if prefix == "." else summary.replace("results/",
+                                                                  f"{prefix}/results/")
+            readme_path.write_text(readme[:start + len(README_START)] + "\n" + table
                                    + "\n" + readme[end:])
     return [latest, dated, *READMES]
 
