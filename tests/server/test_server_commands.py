@@ -31,7 +31,12 @@ def test_all_interfaces_prints_ready_to_copy_join_lines(server_factory) -> None:
             rest.append(process.stdout.readline())  # type: ignore[union-attr]
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            assert process.wait(10) == 0
+        finally:
+            if process.poll() is None:  # never leave a server behind, even on failure
+                process.kill()
+                process.wait(10)
     joined = "".join(rest)
     assert f"chat-client " in joined and f"nc " in joined and f" {port}" in joined
 
