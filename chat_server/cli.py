@@ -136,10 +136,9 @@ def _port(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text) if text.isdigit() else 0
-    if value < 1:
+    if _whole_number(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
+    return int(text)
 
 
 def _per_address_cap(given: int | None) -> int | None:

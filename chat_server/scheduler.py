@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
+# What a task is doing, named after the trap it waits on (None: it can run now).
+_STATE_BY_TRAP = {None: "ready", "recv": "recv_wait", "send": "send_wait",
+                  "sleep": "sleeping", "park": "parked"}
+
 
 class Task:
     """A generator being run by the scheduler, and what it is waiting for now."""
@@ -94,11 +98,9 @@ class Scheduler:
 
     def task_counts(self) -> dict[str, int]:
         """How many tasks there are, and what they wait for (ready includes the running one)."""
-        counts = dict.fromkeys(("ready", "recv_wait", "send_wait", "sleeping", "parked"), 0)
-        names = {None: "ready", "recv": "recv_wait", "send": "send_wait",
-                 "sleep": "sleeping", "park": "parked"}
+        counts = dict.fromkeys(_STATE_BY_TRAP.values(), 0)
         for task in self.tasks:
-            counts[names[task.waiting_for and task.waiting_for[0]]] += 1
+            counts[_STATE_BY_TRAP[task.waiting_for and task.waiting_for[0]]] += 1
         return {"tasks": len(self.tasks), **counts}
 
     # The run loop

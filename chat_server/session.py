@@ -62,10 +62,7 @@ class Session:
         """Queue one event for this connection, in its rendering."""
         if isinstance(event, Hello):
             self.machine = True  # the HELLO itself is the first machine event
-        if self.machine:
-            self.outbox.put(encode_event(event))
-        else:
-            self.outbox.put(encode_for_people(event, viewer=self.nick))
+        self.outbox.put(self._encode(event))
 
     def stop_reading(self) -> None:
         """Handle no more input from this connection."""
@@ -83,9 +80,14 @@ class Session:
 
     def abort(self, last_event: Event) -> None:
         """Drop everything queued, send `last_event` if the socket takes it, and close."""
-        last_words = encode_event(last_event) if self.machine else encode_for_people(last_event)
-        self.outbox.replace_with(last_words)
+        self.outbox.replace_with(self._encode(last_event))
         self.hang_up()
+
+    def _encode(self, event: Event) -> bytes:
+        """`event` in this connection's rendering: machine events, or lines for people."""
+        if self.machine:
+            return encode_event(event)
+        return encode_for_people(event, viewer=self.nick)
 
 
 class TaskName:
