@@ -7,6 +7,10 @@ depends on the pane's height, not on the length of the scrollback.
 
 Wrapping counts display columns (`get_cwidth`), so Chinese and emoji, two columns each,
 never overflow a line or split in half; continuation lines are indented past the timestamp.
+A row breaks between words when the next word fits on a row of its own; a word that would
+not fit anyway (a long URL) fills the row it starts on, and each wide character (Chinese,
+Japanese, emoji) is a word of its own, as line breaking allows between ideographs, so text
+without spaces fills every row instead of leaving the first with only the time and nick.
 A line break in an entry (only the view puts one there: network text never holds one once
 cleaned) starts a new row, so a panel such as `/stats` is one entry over several lines:
 it scrolls, pages and ages out of the scrollback as one thing.
@@ -38,8 +42,8 @@ def wrap_entry(entry: Entry, width: int) -> tuple[Row, ...]:
 def wrap_fragments(fragments: Fragments, width: int, indent: int = 0) -> tuple[Row, ...]:
     """Cut `fragments` into rows of at most `width` columns; rows after the first are indented.
 
-    Rows break between words where they can; a word wider than a whole row is cut between
-    characters. A character never straddles two rows: a wide one that does not fit starts
+    Rows break between words where they can; a word wider than a whole row starts where the
+    row is and is cut between characters. Each wide character is a word of its own. A character never straddles two rows: a wide one that does not fit starts
     the next row. Zero-width characters (combining marks) stay with the one before them.
     A `\n` always starts a new row.
     """
@@ -66,16 +70,27 @@ _StyledChar = tuple[str, str]
 
 
 def _words(fragments: Fragments) -> list[list[_StyledChar]]:
-    """The characters of `fragments` with their styles, grouped as words with their spaces."""
+    """The characters of `fragments` with their styles, grouped as words with their spaces.
+
+    A wide character is a word by itself (with the spaces and combining marks after it).
+    """
     words: list[list[_StyledChar]] = []
     previous = " "
     for style, text in fragments:
         for char in text:
-            if not words or (previous == " " and char != " "):
+            if not words or _starts_word(previous, char):
                 words.append([])
             words[-1].append((style, char))
             previous = char
     return words
+
+
+def _starts_word(previous: str, char: str) -> bool:
+    """Whether a row may break between `previous` and `char`."""
+    width = get_cwidth(char)
+    if width == 0 or char == " ":
+        return False  # a combining mark or a space stays with what it follows
+    return previous == " " or width > 1 or get_cwidth(previous) > 1
 
 
 class _RowBuilder:
@@ -90,7 +105,11 @@ class _RowBuilder:
 
     def add_word(self, word: list[_StyledChar]) -> None:
         visible = get_cwidth("".join(char for _, char in word).rstrip(" "))
-        if self._column + visible > self._width and self._column > self._row_start():
+        # Moving a word down only helps if it then fits; one too wide for any row fills
+        # this one and goes on, cut between characters.
+        fits_a_new_row = visible <= self._width - self._indent
+        if (self._column + visible > self._width and self._column > self._row_start()
+                and fits_a_new_row):
             self.break_row()
         for style, char in word:
             self._add(style, char)
