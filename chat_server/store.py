@@ -1,0 +1,428 @@
+"""The room-history store: where room events, room records and bans are kept.
+
+Plain code, no sockets and no scheduler. The server commits each batch of room events here
+*before* any client is sent them ("stored before seen"), and reads history back by id.
+Two implementations share one interface, `EventStore`:
+
+- `SqliteStore(path)`: a file, through the standard library's `sqlite3`.
+- `MemoryStore()` (in `memory_store.py`): for `--store none`; bounded, gone at exit.
+
+Durability, stated plainly. The file is in WAL journal mode with `synchronous=NORMAL`:
+- When `append` returns, its transaction is in the write-ahead log, in the operating
+  system's page cache. Killing the process (even SIGKILL) loses nothing committed: the
+  next open replays the log.
+- A power cut or an OS crash can lose the transactions committed since the log was last
+  synced to the disk (at each checkpoint), but never corrupts the file: the database comes
+  back as it was at some earlier commit. `synchronous=FULL` would sync at every commit and
+  close that window, at the price of one fsync per append.
+
+Rules it keeps:
+- Each `append` is exactly one transaction: all of its events and room records, or none.
+- A room's ids only grow: an event's id must be above every id the room ever had
+  (`RoomRecord.last_id` remembers it even after retention deletes the events).
+- Errors the operator must hear about (cannot open, disk full) are `StoreError`, one line.
+  A caller's mistake (an event for a room with no record, an id not above the last) is
+  `ValueError`, and nothing is written either way.
+- Only parameterised queries. Every method holds a lock, so the server may call the store
+  from a worker thread as well as from its loop, one call at a time.
+
+Measured on a 2-core test machine (tmpfs-free ext4/overlay, WAL/NORMAL): one `append` of
+1 event takes about 0.05 ms, of 100 events about 0.4 ms (see the report of the change).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+SCHEMA_VERSION = 1  # PRAGMA user_version of the files this code writes; bump and migrate
+
+_SCHEMA = (
+    # The room's key is its name after NFKC+casefold; the caller computes it.
+    """CREATE TABLE rooms (
+        key TEXT PRIMARY KEY, name TEXT NOT NULL, last_id INTEGER NOT NULL,
+        topic TEXT, topic_by TEXT, topic_time_ms INTEGER)""",
+    # WITHOUT ROWID: the rows are stored in (room, id) order, so latest/before/after are
+    # one range scan of the primary key with no second lookup per row.
+    """CREATE TABLE events (
+        room TEXT NOT NULL, id INTEGER NOT NULL, time_ms INTEGER NOT NULL,
+        line TEXT NOT NULL, PRIMARY KEY (room, id)) WITHOUT ROWID""",
+    # Retention deletes by time across all rooms; this keeps it a range scan too.
+    "CREATE INDEX events_by_time ON events (time_ms)",
+    """CREATE TABLE bans (
+        target TEXT PRIMARY KEY, kind TEXT NOT NULL, until_ms INTEGER NULL,
+        reason TEXT NOT NULL, by TEXT NOT NULL)""",
+)
+
+# Read at open: one real query per table and index, so a damaged file is refused then.
+_PROBES = (
+    "SELECT * FROM rooms LIMIT 1",
+    "SELECT * FROM events ORDER BY room DESC, id DESC LIMIT 1",
+    "SELECT * FROM events ORDER BY time_ms LIMIT 1",
+    "SELECT * FROM bans LIMIT 1",
+)
+
+_EVENT_COLUMNS = "room, id, time_ms, line"
+_ROOM_COLUMNS = "key, name, last_id, topic, topic_by, topic_time_ms"
+_BAN_COLUMNS = "target, kind, until_ms, reason, by"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One room event as kept: which room, its id there, when, and its protocol line."""
+
+    room: str  # the room's key (its name after NFKC+casefold); opaque to the store
+    id: int  # increasing within the room, never reused
+    time_ms: int  # server time, ms since the Unix epoch, UTC
+    line: str  # the event's protocol line without LF; opaque to the store
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    """What outlives a room's events: its name, its last id and its topic."""
+
+    key: str  # same key as StoredEvent.room
+    name: str  # the display name, e.g. "#Games"
+    last_id: int  # the highest id ever given in the room, kept when retention deletes events
+    topic: str | None = None
+    topic_by: str | None = None
+    topic_time_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """An operator's ban: on a nick key or an address, until a time or (None) until lifted."""
+
+    target: str  # what is banned: a nick key or an address (the caller's choice of form)
+    kind: str  # "nick" or "address"; opaque to the store
+    until_ms: int | None  # ms since the Unix epoch, or None for "until lifted"
+    reason: str
+    by: str  # the operator's nick
+
+
+class StoreError(Exception):
+    """The store could not do its job: one line that says what and where, for a log line or
+    for `chat-server: ...` at exit. Not raised for a caller's mistake (that is ValueError)."""
+
+
+class EventStore(Protocol):
+    """What the server needs of a store. Figures for /stats are attributes:
+    `events_stored` (appended by this process), `last_commit_ms` (how long the last
+    successful append took) and `failures` (appends that raised StoreError)."""
+
+    events_stored: int
+    last_commit_ms: float
+    failures: int
+
+    def rooms(self) -> dict[str, RoomRecord]:
+        """Every room known, by key (read at start-up)."""
+
+    def append(self, events: Sequence[StoredEvent], rooms: Sequence[RoomRecord] = ()) -> None:
+        """Insert `events` and upsert `rooms` in one transaction, committed on return."""
+
+    def latest(self, room: str, count: int) -> list[StoredEvent]:
+        """The room's last `count` events, oldest first."""
+
+    def before(self, room: str, event_id: int, count: int) -> list[StoredEvent]:
+        """The `count` events right before `event_id`, oldest first."""
+
+    def after(self, room: str, event_id: int, count: int) -> list[StoredEvent]:
+        """The first `count` events after `event_id`, oldest first."""
+
+    def forget_older_than(self, time_ms: int) -> int:
+        """Delete events older than `time_ms`; return how many. Room records stay."""
+
+    def bans(self) -> list[Ban]:
+        """Every ban kept, expired or not (the caller decides what has expired)."""
+
+    def add_ban(self, ban: Ban) -> None:
+        """Keep `ban`, replacing any ban on the same target."""
+
+    def remove_ban(self, target: str) -> bool:
+        """Lift the ban on `target`; False if there was none."""
+
+    def close(self) -> None:
+        """Release the store; closing twice is harmless."""
+
+
+def default_store_path() -> Path:
+    """`$XDG_STATE_HOME/lanchat/history.sqlite3`, else `~/.local/state/lanchat/...`.
+
+    As the XDG spec says, a relative `$XDG_STATE_HOME` is ignored.
+    """
+    state_home = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state_home) if os.path.isabs(state_home) else Path.home() / ".local" / "state"
+    return base / "lanchat" / "history.sqlite3"
+
+
+def open_store(spec: str) -> EventStore:
+    """The store `--store SPEC` asks for: "none" keeps history in memory, else a file path."""
+    if spec == "none":
+        from chat_server.memory_store import MemoryStore  # here: it imports this module
+
+        return MemoryStore()
+    if not spec.strip():
+        raise StoreError("cannot open store: the path is empty")
+    return SqliteStore(Path(spec).expanduser())
+
+
+def check_batch(
+    events: Sequence[StoredEvent],
+    rooms: Sequence[RoomRecord],
+    stored_last_id: Callable[[str], int | None],
+) -> dict[str, int]:
+    """Check an append before anything is written; return each event room's highest id.
+
+    `stored_last_id(key)` gives a room's last id as stored, or None for an unknown room.
+    Raises ValueError for an event whose room has no record (stored or in `rooms`), or
+    whose id is not above the room's last id and the batch's earlier ids for that room.
+    """
+    in_batch = {record.key for record in rooms}
+    highest: dict[str, int] = {}
+    for event in events:
+        if event.room not in highest:
+            stored = stored_last_id(event.room)
+            if stored is None and event.room not in in_batch:
+                raise ValueError(f"event {event.id} for room {event.room!r}, which has no record")
+            highest[event.room] = stored or 0
+        if event.id <= highest[event.room]:
+            raise ValueError(
+                f"event id {event.id} in room {event.room!r} is not above {highest[event.room]}"
+            )
+        highest[event.room] = event.id
+    return highest
+
+
+def check_count(count: int) -> None:
+    """A negative count is a caller's mistake (SQLite would read LIMIT -1 as "no limit")."""
+    if count < 0:
+        raise ValueError(f"count must not be negative, got {count}")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+class SqliteStore:
+    """History in an SQLite file: see the module docstring for what survives a crash."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Open (or create) the store at `path`; StoreError if it cannot be used."""
+        self.path = Path(path)
+        self.events_stored = 0
+        self.last_commit_ms = 0.0
+        self.failures = 0
+        self._lock = threading.Lock()
+        self._conn = _open(self.path)
+
+    def rooms(self) -> dict[str, RoomRecord]:
+        """Every room known, by key."""
+        rows = self._read(f"SELECT {_ROOM_COLUMNS} FROM rooms")
+        return {row[0]: RoomRecord(*row) for row in rows}
+
+    def append(self, events: Sequence[StoredEvent], rooms: Sequence[RoomRecord] = ()) -> None:
+        """Insert `events` and upsert `rooms` in one transaction, committed on return.
+
+        A room record's `last_id` never goes down, and is raised to its events' highest id.
+        """
+        if not events and not rooms:
+            return
+        started = time.perf_counter()
+        with self._lock, self._counting_failures():
+            with self._transaction():
+                highest = check_batch(events, rooms, self._stored_last_id)
+                self._write(events, rooms, highest)
+        self.last_commit_ms = (time.perf_counter() - started) * 1000
+        self.events_stored += len(events)
+
+    def latest(self, room: str, count: int) -> list[StoredEvent]:
+        """The room's last `count` events, oldest first."""
+        check_count(count)
+        return self._events_backwards("room = ?", (room,), count)
+
+    def before(self, room: str, event_id: int, count: int) -> list[StoredEvent]:
+        """The `count` events right before `event_id`, oldest first."""
+        check_count(count)
+        return self._events_backwards("room = ? AND id < ?", (room, event_id), count)
+
+    def after(self, room: str, event_id: int, count: int) -> list[StoredEvent]:
+        """The first `count` events after `event_id`, oldest first."""
+        check_count(count)
+        rows = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE room = ? AND id > ? ORDER BY id LIMIT ?",
+            (room, event_id, count),
+        )
+        return [StoredEvent(*row) for row in rows]
+
+    def forget_older_than(self, time_ms: int) -> int:
+        """Delete events older than `time_ms`; return how many. Room records stay."""
+        with self._lock, self._transaction():
+            cursor = self._conn.execute("DELETE FROM events WHERE time_ms < ?", (time_ms,))
+        return cursor.rowcount
+
+    def bans(self) -> list[Ban]:
+        """Every ban kept, by target."""
+        return [Ban(*row) for row in self._read(f"SELECT {_BAN_COLUMNS} FROM bans ORDER BY target")]
+
+    def add_ban(self, ban: Ban) -> None:
+        """Keep `ban`, replacing any ban on the same target."""
+        with self._lock, self._transaction():
+            self._conn.execute(
+                f"INSERT OR REPLACE INTO bans ({_BAN_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                (ban.target, ban.kind, ban.until_ms, ban.reason, ban.by),
+            )
+
+    def remove_ban(self, target: str) -> bool:
+        """Lift the ban on `target`; False if there was none."""
+        with self._lock, self._transaction():
+            cursor = self._conn.execute("DELETE FROM bans WHERE target = ?", (target,))
+        return cursor.rowcount > 0
+
+    def close(self) -> None:
+        """Close the file (SQLite checkpoints the log into it); closing twice is harmless."""
+        with self._lock:
+            self._conn.close()
+
+    # Writing
+
+    def _stored_last_id(self, key: str) -> int | None:
+        row = self._conn.execute("SELECT last_id FROM rooms WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _write(
+        self, events: Sequence[StoredEvent], rooms: Sequence[RoomRecord], highest: Mapping[str, int]
+    ) -> None:
+        self._conn.executemany(
+            f"""INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET name = excluded.name,
+                    last_id = max(last_id, excluded.last_id), topic = excluded.topic,
+                    topic_by = excluded.topic_by, topic_time_ms = excluded.topic_time_ms""",
+            [(r.key, r.name, r.last_id, r.topic, r.topic_by, r.topic_time_ms) for r in rooms],
+        )
+        self._conn.executemany(
+            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)",
+            [(e.room, e.id, e.time_ms, e.line) for e in events],
+        )
+        self._conn.executemany(
+            "UPDATE rooms SET last_id = max(last_id, ?) WHERE key = ?",
+            [(last_id, key) for key, last_id in highest.items()],
+        )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction, committed at the end, rolled back on any exception.
+
+        The connection is opened with isolation_level=None, so the sqlite3 module never
+        begins or commits on its own: the transaction is exactly the BEGIN..COMMIT here.
+        IMMEDIATE takes the write lock at once, so the checks read what will be written to.
+        """
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot write to store {self.path}: {_one_line(error)}") from error
+
+    def _rollback(self) -> None:
+        # A failed COMMIT (disk full) may already have rolled back; do not mask the error.
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    @contextmanager
+    def _counting_failures(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            self.failures += 1
+            raise
+
+    # Reading
+
+    def _events_backwards(
+        self, where: str, args: tuple[object, ...], count: int
+    ) -> list[StoredEvent]:
+        # Newest first is what the index walk gives cheaply; the caller wants oldest first.
+        rows = self._read(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*args, count),
+        )
+        return [StoredEvent(*row) for row in reversed(rows)]
+
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot read store {self.path}: {_one_line(error)}") from error
+
+
+# Opening
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Connect, check the file is a store this code can use, and set it up; or StoreError."""
+    if path.is_dir():
+        raise StoreError(f"cannot open store {path}: it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: the server may hand writes to a worker thread; the
+        # store's lock keeps calls one at a time.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except (OSError, sqlite3.Error) as error:
+        raise StoreError(f"cannot open store {path}: {_one_line(error)}") from error
+    try:
+        _prepare(conn, path)
+    except (sqlite3.Error, StoreError) as error:
+        conn.close()
+        if isinstance(error, StoreError):
+            raise
+        raise StoreError(f"cannot open store {path}: {_one_line(error)}") from error
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    # Reading the version reads the file's first page: a file of random bytes fails here.
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"cannot open store {path}: its schema version is {version}, and this "
+            f"chat-server knows only up to {SCHEMA_VERSION} (use a newer chat-server)"
+        )
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"cannot open store {path}: it cannot use WAL journal mode ({mode})")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if version == 0:
+        _create_schema(conn, path)
+    for sql in _PROBES:
+        conn.execute(sql).fetchall()
+
+
+def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise StoreError(
+                f"cannot open store {path}: it is an SQLite file, but not a lanchat store"
+            )
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a pragma takes no parameters
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
