@@ -1,4 +1,4 @@
-"""The chat protocol, version 1, without any I/O (sans-IO, the way h11 does HTTP).
+"""The chat protocol, versions 1 and 2, without any I/O (sans-IO, the way h11 does HTTP).
 
 Bytes go in and events come out; events go in and bytes come out. Nothing here knows about
 sockets or clocks, so the server, the client and the tests all drive the same code.
@@ -6,38 +6,54 @@ sockets or clocks, so the server, the client and the tests all drive the same co
 - `framing`:   bytes -> lines (length cap, CR/LF, UTF-8, telnet bytes)
 - `sanitize`:  text -> text that cannot drive a terminal
 - `nicknames`: what a nickname may be, and when two are the same
+- `rooms`:     what makes a valid room name, and when two are the same
 - `commands`:  a typed line -> a command value; the table of commands
 - `events`:    what the server says, as typed values
-- `wire`:      events <-> machine lines
+- `wire`:      events <-> machine lines (version 1 and version 2)
 - `render`:    events -> lines for people
+- `connection`: the server's side of one line connection: bytes -> commands, events -> bytes
 """
 
 from protocol.commands import (
-    COMMANDS, BadArgs, Command, Help, Me, Ping, Quit, Say, SendPrivate, SetNick,
-    ShowStats, StartMachineMode, UnknownCommand, Who, parse_command,
+    COMMANDS, HISTORY_DEFAULT_COUNT, HISTORY_MAX_COUNT, BadArgs, Command, Help, InRoom,
+    JoinRoom, LeaveRoom, ListRooms, Me, Ping, Quit, Say, SendPrivate, SetNick, SetTopic,
+    ShowHistory, ShowStats, ShowTopic, StartMachineMode, UnknownCommand, Unreadable, Who,
+    commands_of, parse_command,
 )
+from protocol.connection import Encoder, LineConnection, Rendering
 from protocol.events import (
-    PROTOCOL_VERSION, ROOM_EVENTS, Action, Bye, Error, ErrorCode, Event, Hello, Info, Join,
-    Message, NickChange, Part, PartReason, Pong, PrivateMessage, Stats, UnknownEvent, Users,
-    Welcome,
+    PROTOCOL_VERSION, ROOM_EVENTS, ROOMS_PROTOCOL_VERSION, Action, AnyEvent, Bye, Current,
+    Error, ErrorCode, Event, Hello, History, Info, Join, Message, NickChange, Part,
+    PartReason, Pong, PrivateMessage, Replayed, RoomEvent, RoomList, RoomListing, Stats,
+    Topic, UnknownEvent, Users, Welcome,
+)
+from protocol.rooms import (
+    DEFAULT_ROOM, MAX_ROOM_NAME_LENGTH, is_valid_room, room_key, room_name, room_problem,
 )
 from protocol.framing import MAX_LINE_BYTES, BadEncoding, Framed, Line, LineFramer, LineTooLong
 from protocol.nicknames import MAX_NICK_LENGTH, is_valid_nick, nick_key, nick_problem
 from protocol.render import HUMAN_LINE_END, encode_for_people, render_for_people
 from protocol.sanitize import sanitize
-from protocol.wire import MalformedEvent, decode_event, encode_event, event_line
+from protocol.wire import (
+    MalformedEvent, decode_event, encode_event, encode_event_v2, event_line, event_line_v2,
+)
 
 DEFAULT_PORT = 7777
 
 __all__ = [
-    "COMMANDS", "DEFAULT_PORT", "HUMAN_LINE_END", "MAX_LINE_BYTES", "MAX_NICK_LENGTH",
-    "PROTOCOL_VERSION", "ROOM_EVENTS",
-    "Action", "BadArgs", "BadEncoding", "Bye", "Command", "Error", "ErrorCode", "Event",
-    "Framed", "Hello", "Help", "Info", "Join", "Line", "LineFramer", "LineTooLong",
-    "MalformedEvent", "Me", "Message", "NickChange", "Part", "PartReason", "Ping", "Pong",
-    "PrivateMessage", "Quit", "Say", "SendPrivate", "SetNick", "ShowStats",
-    "StartMachineMode", "Stats",
-    "UnknownCommand", "UnknownEvent", "Users", "Welcome", "Who",
-    "decode_event", "encode_event", "encode_for_people", "event_line", "is_valid_nick",
-    "nick_key", "nick_problem", "parse_command", "render_for_people", "sanitize",
+    "COMMANDS", "DEFAULT_PORT", "DEFAULT_ROOM", "HISTORY_DEFAULT_COUNT", "HISTORY_MAX_COUNT",
+    "HUMAN_LINE_END", "MAX_LINE_BYTES", "MAX_NICK_LENGTH", "MAX_ROOM_NAME_LENGTH",
+    "PROTOCOL_VERSION", "ROOMS_PROTOCOL_VERSION", "ROOM_EVENTS",
+    "Action", "AnyEvent", "BadArgs", "BadEncoding", "Bye", "Command", "Current", "Encoder",
+    "Error", "ErrorCode", "Event", "Framed", "Hello", "Help", "History", "InRoom", "Info",
+    "Join", "JoinRoom", "LeaveRoom", "Line", "LineConnection", "LineFramer", "LineTooLong",
+    "ListRooms", "MalformedEvent", "Me", "Message", "NickChange", "Part", "PartReason",
+    "Ping", "Pong", "PrivateMessage", "Quit", "Rendering", "Replayed", "RoomEvent",
+    "RoomList", "RoomListing", "Say", "SendPrivate", "SetNick", "SetTopic", "ShowHistory",
+    "ShowStats", "ShowTopic", "StartMachineMode", "Stats", "Topic", "UnknownCommand",
+    "UnknownEvent", "Unreadable", "Users", "Welcome", "Who",
+    "commands_of", "decode_event", "encode_event", "encode_event_v2", "encode_for_people",
+    "event_line", "event_line_v2", "is_valid_nick", "is_valid_room", "nick_key",
+    "nick_problem", "parse_command", "render_for_people", "room_key", "room_name",
+    "room_problem", "sanitize",
 ]

@@ -46,7 +46,9 @@ class SendPrivate:
 
 @dataclass(frozen=True, slots=True)
 class Who:
-    """List the people in the room."""
+    """List the people in a room (`room` None: the current one)."""
+
+    room: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,64 @@ class StartMachineMode:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinRoom:
+    """Join `room` (created if new) and make it current; the `#` is added if left out."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRoom:
+    """`/part [ROOM] [REASON]`, as typed: which words name the room is the server's to say,
+    since only it knows the rooms you are in (`/part games` leaves #games if you are there)."""
+
+    words: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRooms:
+    """List the rooms that have people in them."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShowTopic:
+    """Show the current room's topic."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetTopic:
+    """Set the current room's topic."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class InRoom:
+    """`/in ROOM LINE`: run `command` as if `room` were current, without switching to it."""
+
+    room: str
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
+class ShowHistory:
+    """`/history ROOM before|after ID [N]` or `/history ROOM latest [N]`."""
+
+    room: str
+    direction: str  # "before", "after" or "latest"
+    event_id: int | None  # None for "latest"
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A line that could not be read (too long, not UTF-8): `code` and `text` say why."""
+
+    code: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownCommand:
     """A `/word` that names no command."""
 
@@ -98,18 +158,29 @@ class BadArgs:
 
 Command = (
     Say | SetNick | Me | SendPrivate | Who | Quit | Ping | Help | ShowStats
-    | StartMachineMode | UnknownCommand | BadArgs
+    | StartMachineMode | JoinRoom | LeaveRoom | ListRooms | ShowTopic | SetTopic | InRoom
+    | ShowHistory | Unreadable | UnknownCommand | BadArgs
 )
+
+HISTORY_DEFAULT_COUNT = 50
+HISTORY_MAX_COUNT = 500
 
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
-    """One server command: its name, how to use it, what it does, and how to parse it."""
+    """One server command: its name, how to use it, what it does, and how to parse it.
+
+    `since` is the protocol version that brought it: a version 1 program is told that a
+    later command does not exist, as it always was. `raw` commands get their arguments
+    exactly as typed (`/topic` alone shows the topic; `/topic` and blanks is refused).
+    """
 
     name: str
     usage: str
     summary: str
     parse: Callable[[str], Command | None]  # the arguments -> a command, or None if missing
+    since: int = 1
+    raw: bool = False
 
 
 def _required(make: Callable[[str], Command]) -> Callable[[str], Command | None]:
@@ -124,6 +195,45 @@ def _two_words_or_more(make: Callable[[str, str], Command]) -> Callable[[str], C
     return parse
 
 
+def _topic(raw: str) -> Command | None:
+    if not raw:
+        return ShowTopic()
+    text = raw.strip()
+    return SetTopic(text) if text else None
+
+
+def _in_room(args: str) -> Command | None:
+    words = args.split(None, 1)
+    if len(words) != 2:
+        return None
+    command = parse_command(words[1])
+    return None if isinstance(command, InRoom) else InRoom(words[0], command)
+
+
+def _history(args: str) -> Command | None:
+    words = args.split()
+    if len(words) < 2:
+        return None
+    room, direction, rest = words[0], words[1].lower(), words[2:]
+    event_id = None
+    if direction in ("before", "after"):
+        if not rest or not _is_count(rest[0]):
+            return None
+        event_id, rest = int(rest[0]), rest[1:]
+    elif direction != "latest":
+        return None
+    if len(rest) > 1 or (rest and not _is_count(rest[0])):
+        return None
+    count = int(rest[0]) if rest else HISTORY_DEFAULT_COUNT
+    if count > HISTORY_MAX_COUNT:
+        return None
+    return ShowHistory(room, direction, event_id, count)
+
+
+def _is_count(word: str) -> bool:
+    return word.isascii() and word.isdigit()
+
+
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
@@ -133,8 +243,21 @@ COMMANDS: dict[str, CommandSpec] = {
                     _required(Me)),
         CommandSpec("msg", "/msg NICK TEXT", "send a private message",
                     _two_words_or_more(SendPrivate)),
-        CommandSpec("who", "/who", "list the people in the room",
-                    lambda args: Who()),
+        CommandSpec("who", "/who [ROOM]", "list the people in a room",
+                    lambda args: Who(args.split()[0] if args.split() else None)),
+        CommandSpec("join", "/join ROOM", "join a room (made if new) and talk there",
+                    _required(lambda args: JoinRoom(args.split()[0])), since=2),
+        CommandSpec("part", "/part [ROOM] [REASON]", "leave a room (default: this one)",
+                    lambda args: LeaveRoom(args.strip()), since=2),
+        CommandSpec("rooms", "/rooms", "list the rooms with people in them",
+                    lambda args: ListRooms(), since=2),
+        CommandSpec("topic", "/topic [TEXT]", "show or set this room's topic",
+                    _topic, since=2, raw=True),
+        CommandSpec("in", "/in ROOM LINE", "say or do LINE in ROOM without switching",
+                    _in_room, since=2),
+        CommandSpec("history", "/history ROOM before|after ID [N]",
+                    f"earlier lines (or: /history ROOM latest [N]); N at most "
+                    f"{HISTORY_MAX_COUNT}", _history, since=2),
         CommandSpec("quit", "/quit [REASON]", "leave the room",
                     lambda args: Quit(args or "quit")),
         CommandSpec("ping", "/ping [TOKEN]", "the server answers PONG TOKEN",
@@ -149,18 +272,26 @@ COMMANDS: dict[str, CommandSpec] = {
 }
 
 
-def parse_command(line: str) -> Command:
-    """Parse one line typed by a client."""
+def parse_command(line: str, version: int = 2) -> Command:
+    """Parse one line typed by a client that speaks protocol `version`.
+
+    A command newer than `version` is unknown to it, as it always was."""
     if not line.startswith("/"):
         return Say(line)
     if line.startswith("//"):
         return Say(line[1:])
     name, args = _split_command(line[1:])
     spec = COMMANDS.get(name.lower())
-    if spec is None:
+    if spec is None or spec.since > version:
         return UnknownCommand(name)
-    command = spec.parse(args)
+    raw = line[1:].lstrip()[len(name):]  # the arguments exactly as typed
+    command = spec.parse(raw if spec.raw else args)
     return command if command is not None else BadArgs(spec.name, spec.usage)
+
+
+def commands_of(version: int) -> list[CommandSpec]:
+    """The commands a client speaking protocol `version` has."""
+    return [spec for spec in COMMANDS.values() if spec.since <= version]
 
 
 def _split_command(text: str) -> tuple[str, str]:

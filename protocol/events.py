@@ -17,6 +17,8 @@ from dataclasses import dataclass, fields
 from typing import ClassVar
 
 PROTOCOL_VERSION = "1"
+ROOMS_PROTOCOL_VERSION = "2"
+"""The first version with rooms, ids and times (see `RoomEvent`)."""
 
 
 class ErrorCode:
@@ -31,6 +33,15 @@ class ErrorCode:
     LINE_TOO_LONG = "LINE_TOO_LONG"
     BAD_ENCODING = "BAD_ENCODING"
     SERVER_FULL = "SERVER_FULL"
+    # Version 2
+    BAD_ROOM = "BAD_ROOM"
+    NOT_IN_ROOM = "NOT_IN_ROOM"
+    TOO_MANY_ROOMS = "TOO_MANY_ROOMS"
+    NOT_OPERATOR = "NOT_OPERATOR"
+    BAD_PASSWORD = "BAD_PASSWORD"
+    BANNED = "BANNED"
+    MUTED = "MUTED"
+    READ_ONLY = "READ_ONLY"
 
 
 class PartReason:
@@ -41,6 +52,7 @@ class PartReason:
     CONNECTION_LOST = "connection lost"
     SERVER_SHUTTING_DOWN = "server shutting down"
     SERVER_FULL = "server full"
+    LEFT = "left"  # /part without a reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +66,8 @@ class Event:
         values = [getattr(self, name) for name in field_names(type(self))]
         words = values[:-1] if self.ENDS_WITH_TEXT else values
         for word in words:
+            if isinstance(word, int) and word < 0:
+                raise ValueError(f"{self.KIND}: {word} must not be negative")
             if isinstance(word, str) and not _is_word(word):
                 raise ValueError(f"{self.KIND}: {word!r} must be one word with no spaces")
         if self.ENDS_WITH_TEXT and ("\n" in values[-1] or "\r" in values[-1]):
@@ -79,12 +93,15 @@ class Welcome(Event):
 
 @dataclass(frozen=True, slots=True)
 class Users(Event):
-    """The people in the room, in the order they joined."""
+    """The people in a room, in the order they joined (version 2 names the room)."""
 
     nicks: tuple[str, ...]
+    room: str | None = None
     KIND: ClassVar[str] = "USERS"
 
     def __post_init__(self) -> None:
+        if self.room is not None and not _is_word(self.room):
+            raise ValueError(f"USERS: {self.room!r} must be one word with no spaces")
         # One C-speed check for the whole list (it is long in a big room): splitting the
         # joined nicks gives them back unchanged only if none is empty or holds whitespace.
         if " ".join(self.nicks).split() != list(self.nicks):
@@ -136,6 +153,16 @@ class Action(Event):
     nick: str
     text: str
     KIND: ClassVar[str] = "ACTION"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Topic(Event):
+    """Room event (version 2): `nick` set the room's topic to `text`."""
+
+    nick: str
+    text: str
+    KIND: ClassVar[str] = "TOPIC"
     ENDS_WITH_TEXT: ClassVar[bool] = True
 
 
@@ -214,13 +241,89 @@ class UnknownEvent:
     line: str
 
 
-ROOM_EVENTS = (Join, Part, NickChange, Message, Action)
-"""The events that every member of the room receives, in one order."""
+@dataclass(frozen=True, slots=True)
+class RoomEvent:
+    """A room event as version 2 sends it: the room, its id there, and when it happened.
+
+    `event` is one of `ROOM_EVENTS`; `id` increases within the room and is never reused
+    (not even across restarts); `time` is the server's clock in milliseconds since the
+    Unix epoch, UTC. Version 1 sends `event` alone.
+    """
+
+    room: str
+    id: int
+    time: int
+    event: Event
+
+    def __post_init__(self) -> None:
+        if not _is_word(self.room):
+            raise ValueError(f"{self.room!r}: a room must be one word with no spaces")
+        if self.id < 0 or self.time < 0:
+            raise ValueError("a room event's id and time must not be negative")
+        if not isinstance(self.event, ROOM_EVENTS):
+            raise ValueError(f"{type(self.event).__name__} is not a room event")
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A stored room event sent again (history): machines get its line unchanged, people
+    a line marked as history, with its date and time."""
+
+    event: RoomEvent
+
+
+@dataclass(frozen=True, slots=True)
+class History(Event):
+    """Version 2: exactly `count` room events of `room` follow, oldest first."""
+
+    room: str
+    count: int
+    KIND: ClassVar[str] = "HISTORY"
+
+
+@dataclass(frozen=True, slots=True)
+class Current(Event):
+    """Version 2: your current room (where plain text goes) is now `room`."""
+
+    room: str
+    KIND: ClassVar[str] = "CURRENT"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomList(Event):
+    """Version 2, reply to `/rooms`: `count` ROOM lines follow."""
+
+    count: int
+    KIND: ClassVar[str] = "ROOMS"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomListing(Event):
+    """Version 2: one room of a `/rooms` reply: its name, how many are in it, its topic."""
+
+    room: str
+    people: int
+    topic: str
+    KIND: ClassVar[str] = "ROOM"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+ROOM_EVENTS = (Join, Part, NickChange, Message, Action, Topic)
+"""The events that every member of a room receives, in one order (TOPIC: version 2)."""
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Hello, Welcome, Users, Join, Part, NickChange, Message, Action,
     PrivateMessage, Info, Pong, Error, Bye, Stats,
 )
+"""The events of version 1."""
+
+V2_EVENT_TYPES: tuple[type[Event], ...] = (
+    *EVENT_TYPES, Topic, History, Current, RoomList, RoomListing,
+)
+"""The events of version 2 (the room events among them come inside a `RoomEvent`)."""
+
+AnyEvent = Event | RoomEvent | Replayed
+"""Whatever the server may send a connection."""
 
 
 def field_names(cls: type[Event]) -> tuple[str, ...]:

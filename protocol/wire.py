@@ -1,61 +1,149 @@
-"""The machine encoding of events: one event, one LF-terminated UTF-8 line.
+"""The machine encodings of events: one event, one LF-terminated UTF-8 line.
 
-`encode_event` and `decode_event` are exact inverses for every valid event. The layout
-is read off each event class: its `KIND`, then its fields in order, separated by one
-space; when the class `ENDS_WITH_TEXT`, the last field is the rest of the line.
-Two events are lists: `USERS` (any number of nicknames) and `STATS` (`key=value` pairs).
+Two versions share one layout, read off each event class: its `KIND`, then its fields in
+order, separated by one space; when the class `ENDS_WITH_TEXT`, the last field is the rest
+of the line. Two events are lists: `USERS` (any number of nicknames) and `STATS`
+(`key=value` pairs).
+
+Version 2 adds rooms: a room event (`RoomEvent`) puts its room, id and time right after
+its kind (`MSG #lobby 42 1764500000000 alice hi`), and `USERS` names its room first.
+Version 1 sends the same events without them, so an old client sees exactly what it
+always saw.
+
+`encode_event` and `decode_event` are exact inverses for every valid event of a version.
 """
 
 from __future__ import annotations
 
-from protocol.events import EVENT_TYPES, Event, Stats, UnknownEvent, Users, field_names
+from dataclasses import fields
 
-_TYPE_BY_KIND: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
-_FIELD_COUNT: dict[type[Event], int] = {cls: len(field_names(cls)) for cls in EVENT_TYPES}
+from protocol.events import (
+    EVENT_TYPES, ROOM_EVENTS, V2_EVENT_TYPES, AnyEvent, Event, Info, Replayed, RoomEvent,
+    Stats, Topic, UnknownEvent, Users, field_names,
+)
+
+_V1_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
+_V2_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in V2_EVENT_TYPES}
+_ROOM_EVENT_KINDS = frozenset(cls.KIND for cls in ROOM_EVENTS)
+_INT_FIELDS: dict[type[Event], frozenset[str]] = {
+    cls: frozenset(f.name for f in fields(cls) if f.type in ("int", int))
+    for cls in V2_EVENT_TYPES
+}
 
 
 class MalformedEvent(ValueError):
     """A line named a known event but its fields did not fit it (the sender's fault)."""
 
 
-def encode_event(event: Event) -> bytes:
-    """The wire form of `event`, LF included."""
+# Encoding
+
+def encode_event(event: AnyEvent) -> bytes:
+    """The version 1 wire form of `event`, LF included."""
     return (event_line(event) + "\n").encode("utf-8")
 
 
-def event_line(event: Event) -> str:
-    """The wire form of `event` as text, without the LF."""
+def encode_event_v2(event: AnyEvent) -> bytes:
+    """The version 2 wire form of `event`, LF included."""
+    return (event_line_v2(event) + "\n").encode("utf-8")
+
+
+def event_line(event: AnyEvent) -> str:
+    """The version 1 wire form of `event` as text, without the LF."""
+    if isinstance(event, Replayed):
+        event = event.event
+    if isinstance(event, RoomEvent):
+        event = event.event
+        if isinstance(event, Topic):  # version 1 has no topics: tell it as a notice
+            event = Info(f"{event.nick} set the topic: {event.text}")
     if isinstance(event, Users):
         return " ".join((Users.KIND, *event.nicks))
+    return _plain_line(event)
+
+
+def event_line_v2(event: AnyEvent) -> str:
+    """The version 2 wire form of `event` as text, without the LF."""
+    if isinstance(event, Replayed):
+        event = event.event
+    if isinstance(event, RoomEvent):
+        inner = event.event
+        head = f"{inner.KIND} {event.room} {event.id} {event.time}"
+        rest = _plain_line(inner)[len(inner.KIND):]
+        return head + rest
+    if isinstance(event, Users) and event.room is not None:
+        return " ".join((Users.KIND, event.room, *event.nicks))
+    return event_line(event)
+
+
+def _plain_line(event: Event) -> str:
     if isinstance(event, Stats):
         return " ".join((Stats.KIND, *(f"{key}={value}" for key, value in event.figures)))
-    return " ".join([event.KIND, *[getattr(event, name) for name in field_names(type(event))]])
+    values = [str(getattr(event, name)) for name in field_names(type(event))]
+    return " ".join([event.KIND, *values])
 
 
-def decode_event(line: str) -> Event | UnknownEvent:
-    """Turn one line (without its line ending) back into an event.
+# Decoding
 
-    A line whose kind this version does not know becomes `UnknownEvent`; a known kind with
+def decode_event(line: str, version: int = 1) -> Event | RoomEvent | UnknownEvent:
+    """Turn one line (without its line ending) back into an event of `version`.
+
+    A line whose kind the version does not know becomes `UnknownEvent`; a known kind with
     fields that do not fit raises `MalformedEvent`.
     """
     kind, _, rest = line.partition(" ")
-    cls = _TYPE_BY_KIND.get(kind)
+    if version >= 2:
+        cls = _V2_TYPES.get(kind)
+        if cls is not None and kind in _ROOM_EVENT_KINDS:
+            return _decode_room_event(cls, rest, line)
+        if cls is Users:
+            room, _, nicks = rest.partition(" ")
+            return _build(Users, [tuple(nicks.split()), room or None], line)
+    else:
+        cls = _V1_TYPES.get(kind)
     if cls is None:
         return UnknownEvent(line)
+    return _decode_fields(cls, rest, line)
+
+
+def _decode_room_event(cls: type[Event], rest: str, line: str) -> RoomEvent:
+    parts = rest.split(" ", 3)
+    if len(parts) < 3:
+        raise MalformedEvent(f"{cls.KIND} needs a room, an id and a time: {line!r}")
+    room, number, time = parts[:3]
+    inner = _decode_fields(cls, parts[3] if len(parts) == 4 else "", line)
+    try:
+        return RoomEvent(room, _whole_number(number), _whole_number(time), inner)
+    except ValueError as error:
+        raise MalformedEvent(f"{error}: {line!r}") from None
+
+
+def _decode_fields(cls: type[Event], rest: str, line: str) -> Event:
     if cls is Users:
         return Users(tuple(rest.split()))
     if cls is Stats:
         return _decode_stats(rest)
-    count = _FIELD_COUNT[cls]
-    values = rest.split(" ", count - 1) if count > 1 else [rest]
+    count = len(field_names(cls))
+    values: list[object] = rest.split(" ", count - 1) if count > 1 else [rest]
     if cls.ENDS_WITH_TEXT and len(values) == count - 1:
         values.append("")  # an empty last field may come without its separating space
     if len(values) != count:
-        raise MalformedEvent(f"{kind} takes {count} fields: {line!r}")
+        raise MalformedEvent(f"{cls.KIND} takes {count} fields: {line!r}")
+    return _build(cls, values, line)
+
+
+def _build(cls: type[Event], values: list[object], line: str) -> Event:
+    ints = _INT_FIELDS.get(cls, frozenset())
     try:
-        return cls(*values)
+        converted = [_whole_number(value) if name in ints else value  # type: ignore[arg-type]
+                     for name, value in zip(field_names(cls), values)]
+        return cls(*converted)
     except ValueError as error:
-        raise MalformedEvent(str(error)) from None
+        raise MalformedEvent(f"{error}: {line!r}") from None
+
+
+def _whole_number(text: str) -> int:
+    if not text.isdigit() or not text.isascii():
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(text)
 
 
 def _decode_stats(rest: str) -> Stats:

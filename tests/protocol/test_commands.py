@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.commands import (
-    COMMANDS, BadArgs, Command, Help, Me, Ping, Quit, Say, SendPrivate, SetNick, ShowStats,
-    StartMachineMode, UnknownCommand, Who, parse_command,
+    COMMANDS, BadArgs, Command, Help, InRoom, JoinRoom, LeaveRoom, ListRooms, Me, Ping, Quit,
+    Say, SendPrivate, SetNick, SetTopic, ShowHistory, ShowStats, ShowTopic,
+    StartMachineMode, UnknownCommand, Who, commands_of, parse_command,
 )
 
 # (typed line, command): the contract's table, row by row, then the details.
@@ -47,7 +48,7 @@ CASES: list[tuple[str, Command]] = [
     ("/msg 张三 你好", SendPrivate("张三", "你好")),
     ("/quit   ", Quit("quit")),
     ("/ping a b", Ping("a b")),
-    ("/who extra words", Who()),
+    ("/who extra words", Who("extra")),  # (a version 1 server shows its one room)
     ("/help nick", Help()),
     # Names in any case.
     ("/NICK alice", SetNick("alice")),
@@ -81,13 +82,58 @@ CASES: list[tuple[str, Command]] = [
 
 @pytest.mark.parametrize(("line", "command"), CASES, ids=[line for line, _ in CASES])
 def test_typed_line_parses_to_its_command(line: str, command: Command) -> None:
+    assert parse_command(line, version=1) == command
+
+
+# (typed line, command) for version 2: rooms and history.
+V2_CASES: list[tuple[str, Command]] = [
+    ("/join #games", JoinRoom("#games")),
+    ("/join games", JoinRoom("games")),  # the server adds the #
+    ("/JOIN  #游戏 extra", JoinRoom("#游戏")),
+    ("/join", BadArgs("join", "/join ROOM")),
+    ("/part", LeaveRoom("")),
+    ("/part #games see you", LeaveRoom("#games see you")),
+    ("/rooms", ListRooms()),
+    ("/topic", ShowTopic()),
+    ("/topic Friday: the demo", SetTopic("Friday: the demo")),
+    ("/topic   ", BadArgs("topic", "/topic [TEXT]")),
+    ("/who", Who()),
+    ("/who #games", Who("#games")),
+    ("/in #games hi all", InRoom("#games", Say("hi all"))),
+    ("/in #games /me waves", InRoom("#games", Me("waves"))),
+    ("/in #games", BadArgs("in", "/in ROOM LINE")),
+    ("/in #a /in #b hi", BadArgs("in", "/in ROOM LINE")),  # no nesting
+    ("/history #a latest", ShowHistory("#a", "latest", None, 50)),
+    ("/history #a LATEST 7", ShowHistory("#a", "latest", None, 7)),
+    ("/history #a before 120", ShowHistory("#a", "before", 120, 50)),
+    ("/history #a after 3 500", ShowHistory("#a", "after", 3, 500)),
+    ("/history #a after 3 501", BadArgs("history", COMMANDS["history"].usage)),
+    ("/history #a after", BadArgs("history", COMMANDS["history"].usage)),
+    ("/history #a before x", BadArgs("history", COMMANDS["history"].usage)),
+    ("/history #a latest 5 6", BadArgs("history", COMMANDS["history"].usage)),
+    ("/history #a sideways 5", BadArgs("history", COMMANDS["history"].usage)),
+    ("/history #a before -1", BadArgs("history", COMMANDS["history"].usage)),
+    ("/history #a before ５", BadArgs("history", COMMANDS["history"].usage)),
+]
+
+
+@pytest.mark.parametrize(("line", "command"), V2_CASES, ids=[line for line, _ in V2_CASES])
+def test_version_2_line_parses_to_its_command(line: str, command: Command) -> None:
     assert parse_command(line) == command
+
+
+@pytest.mark.parametrize("name", ["join", "part", "rooms", "topic", "in", "history"])
+def test_a_version_1_client_does_not_have_the_room_commands(name: str) -> None:
+    assert parse_command(f"/{name} #x y", version=1) == UnknownCommand(name)
+    assert name not in {spec.name for spec in commands_of(1)}
+    assert name in {spec.name for spec in commands_of(2)}
 
 
 def test_every_command_in_the_contract_is_in_the_table() -> None:
     contract = {"nick", "me", "msg", "who", "quit", "ping", "help", "hello"}
+    contract_v2 = {"join", "part", "rooms", "topic", "in", "history"}
     extensions = {"stats"}  # classroom mode: the server's figures
-    assert set(COMMANDS) == contract | extensions
+    assert set(COMMANDS) == contract | contract_v2 | extensions
 
 
 def test_stats_parses_with_or_without_arguments() -> None:

@@ -1,0 +1,113 @@
+"""The server's side of one line-protocol connection, without any I/O (as h11's `Connection`).
+
+Bytes go in (`receive_data`) and commands come out (`next_command`); events go in
+(`send`) and bytes come out. Everything that belongs to the wire lives here: framing,
+sanitising, parsing, `/hello`, and which rendering the other end gets:
+
+    people   (nc, telnet: no /hello)   lines to read, every feature of version 2
+    v1       (/hello CLIENT 1)         machine events of version 1, exactly as they were
+    v2       (/hello CLIENT 2 or more) machine events with rooms, ids and times
+
+The rendering changes when the HELLO event is *sent*, not when `/hello` is read: whatever
+was queued before it still reaches the other end in the form it was queued for.
+A server task moves bytes between a socket and this object; the chat logic sees only
+`Command` values, never bytes or framing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+from protocol.commands import Command, StartMachineMode, Unreadable, parse_command
+from protocol.events import AnyEvent, ErrorCode, Hello
+from protocol.framing import MAX_LINE_BYTES, BadEncoding, LineFramer, LineTooLong
+from protocol.render import encode_for_people, encode_for_people_in_rooms
+from protocol.sanitize import sanitize
+from protocol.wire import encode_event, encode_event_v2
+
+Encoder = Callable[[AnyEvent], bytes]
+"""Turns an event into the bytes one kind of connection receives."""
+
+
+class Rendering(enum.Enum):
+    """What the other end of a connection reads."""
+
+    PEOPLE = "people"
+    MACHINE_V1 = "v1"
+    MACHINE_V2 = "v2"
+
+
+class LineConnection:
+    """One client's line protocol: bytes -> commands, events -> bytes."""
+
+    __slots__ = ("rendering", "version", "said_hello", "shared_encoder", "_framer",
+                 "_in_rooms")
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self.rendering = Rendering.PEOPLE
+        self.version = 2  # the commands it may use: people get every feature
+        self.said_hello = False  # /hello was read: text before joining is not a nickname
+        self.shared_encoder: Encoder = encode_for_people
+        """How events shared by many connections are encoded for this one. The fan-out
+        encodes each event once per encoder and hands every connection the same bytes."""
+        self._framer = LineFramer(max_line_bytes)
+        self._in_rooms = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished line held (never more than the line limit)."""
+        return self._framer.buffered
+
+    def receive_data(self, data: bytes) -> None:
+        """Take the bytes that arrived; `next_command` hands out what they complete."""
+        self._framer.receive(data)
+
+    def next_command(self) -> Command | None:
+        """The next command the received bytes complete, or None when they are used up.
+
+        Lines that are blank once control characters are gone are skipped, like empty ones.
+        """
+        while (framed := self._framer.next_framed()) is not None:
+            if isinstance(framed, LineTooLong):
+                return Unreadable(ErrorCode.LINE_TOO_LONG, f"lines are limited to "
+                                  f"{framed.limit} bytes; that one was discarded")
+            if isinstance(framed, BadEncoding):
+                return Unreadable(ErrorCode.BAD_ENCODING,
+                                  "that line was not valid UTF-8 and was discarded")
+            text = sanitize(framed.text)
+            if text.strip():
+                return self._read_command(text)
+        return None
+
+    def send(self, event: AnyEvent, viewer: str | None = None) -> bytes:
+        """The bytes for `event` in this connection's rendering (`viewer`: its nickname)."""
+        if isinstance(event, Hello):
+            self._switch_to_machine(int(event.version))
+        if self.rendering is Rendering.PEOPLE:
+            return encode_for_people(event, viewer, self._in_rooms)
+        return self.shared_encoder(event)
+
+    def set_in_several_rooms(self, several: bool) -> None:
+        """Room events name their room for a person who is in more than one."""
+        self._in_rooms = several
+        if self.rendering is Rendering.PEOPLE:
+            self.shared_encoder = encode_for_people_in_rooms if several else encode_for_people
+
+    def _read_command(self, text: str) -> Command:
+        command = parse_command(text, self.version)
+        if isinstance(command, StartMachineMode) and not self.said_hello:
+            self.said_hello = True
+            self.version = _negotiated_version(command.version)
+        return command
+
+    def _switch_to_machine(self, version: int) -> None:
+        if version >= 2:
+            self.rendering, self.shared_encoder = Rendering.MACHINE_V2, encode_event_v2
+        else:
+            self.rendering, self.shared_encoder = Rendering.MACHINE_V1, encode_event
+
+
+def _negotiated_version(asked: str) -> int:
+    """Version 2 for a client that asks for 2 or more; 1 for anything else it may say."""
+    return 2 if asked.isascii() and asked.isdigit() and int(asked) >= 2 else 1

@@ -1,0 +1,50 @@
+"""Room names: what makes a valid one, how a typed one is completed, and when two are the same.
+
+A room name is `#` followed by 1-32 characters, each a Unicode letter or combining mark, a
+decimal digit, `_` or `-` (`#lobby`, `#游戏`). People may leave the `#` out when they type
+one (`/join games`). Two names are the same room when they differ only by case or by Unicode
+compatibility form, exactly as nicknames are compared (`room_key`).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from protocol.nicknames import nick_key
+
+ROOM_PREFIX = "#"
+MAX_ROOM_NAME_LENGTH = 32  # characters after the `#`
+DEFAULT_ROOM = "#lobby"
+
+
+def room_name(typed: str) -> str:
+    """The name as typed, with its `#` added when it was left out (`games` -> `#games`)."""
+    return typed if typed.startswith(ROOM_PREFIX) else ROOM_PREFIX + typed
+
+
+def room_problem(name: str) -> str | None:
+    """Say what is wrong with `name` (with its `#`) as a room name, or None if it is valid."""
+    if not name.startswith(ROOM_PREFIX):
+        return "a room name starts with #"
+    body = name[len(ROOM_PREFIX):]
+    if not body:
+        return "a room name needs at least one character after the #"
+    if len(body) > MAX_ROOM_NAME_LENGTH:
+        return f"a room name has at most {MAX_ROOM_NAME_LENGTH} characters after the #"
+    if unicodedata.category(body[0]).startswith("M"):
+        return "a room name cannot start with a combining mark"
+    for char in body:
+        category = unicodedata.category(char)
+        if not (category[0] in "LM" or category == "Nd" or char in "_-"):
+            return f"{char!r} is not allowed in a room name: use letters, digits, '_' and '-'"
+    return None
+
+
+def is_valid_room(name: str) -> bool:
+    """True if `name` (with its `#`) can name a room."""
+    return room_problem(name) is None
+
+
+def room_key(name: str) -> str:
+    """The form in which room names are compared (the same folding as nicknames)."""
+    return nick_key(name)
