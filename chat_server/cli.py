@@ -6,6 +6,7 @@ import argparse
 import logging
 import socket
 import sys
+from importlib import metadata
 
 from chat_server.addresses import lan_addresses
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS
@@ -15,6 +16,7 @@ from chat_server.trace import TracingScheduler
 from protocol import DEFAULT_PORT
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
+BOT_INTERVAL = 6.0  # seconds, when --bots is given without --bot-interval
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A LAN chat room on a generator-based task scheduler. "
                     "Join with chat-client, nc or telnet.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--host", default="0.0.0.0",
                         help="address to listen on (default: 0.0.0.0, every interface)")
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
@@ -51,12 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bots", type=_whole_number, default=0, metavar="N",
                         help="start N simulated chatters that join over loopback "
                              "(for a demo without volunteers; default: 0)")
-    parser.add_argument("--bot-interval", type=_seconds, default=6.0, metavar="SECONDS",
-                        help="how often each bot talks, on average (default: 6)")
+    parser.add_argument("--bot-interval", type=_seconds, default=None, metavar="SECONDS",
+                        help="with --bots, how often each bot talks, on average "
+                             f"(default: {BOT_INTERVAL:g})")
     parser.add_argument("--trace", action="store_true",
                         help="print every decision of the scheduler to standard error: "
                              "which task runs, what it waits for, what wakes it")
-    parser.add_argument("--trace-delay", type=_seconds, default=0.0, metavar="SECONDS",
+    parser.add_argument("--trace-delay", type=_seconds, default=None, metavar="SECONDS",
                         help="with --trace, pause after each line so a class can follow "
                              "(default: 0)")
     return parser
@@ -64,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _refuse_options_without_effect(parser, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     _allow_many_connections()
@@ -74,33 +80,76 @@ def main(argv: list[str] | None = None) -> int:
         spare_loopback=args.max_per_address is None,
         join_timeout=args.join_timeout or None,
         outbox_limit=args.outbox_limit, flood=args.flood,
-        bots=args.bots, bot_interval=max(args.bot_interval, 0.05),
+        bots=args.bots, bot_interval=max(_given_or(args.bot_interval, BOT_INTERVAL), 0.05),
     )
-    scheduler = TracingScheduler(delay=args.trace_delay) if args.trace else None
+    # The trace is held back until the announcement: how to join comes first on screen.
+    scheduler = (TracingScheduler(delay=_given_or(args.trace_delay, 0.0), held=True)
+                 if args.trace else None)
     try:
         server = ChatServer(config, scheduler)
     except OSError as error:
-        print(f"chat-server: cannot listen on {args.host}:{args.port}: {error.strerror}",
-              file=sys.stderr)
+        print(f"chat-server: cannot listen on {_host_port(args.host, args.port)}: "
+              f"{error.strerror}", file=sys.stderr)
         return 1
-    server.serve(ready=lambda: _announce(server, args.host))
+
+    def ready() -> None:
+        _announce(server, args.host)
+        if scheduler is not None:
+            scheduler.stop_holding()
+
+    server.serve(ready=ready)
     print("server stopped", flush=True)
     return 0
 
 
 def _announce(server: ChatServer, requested_host: str) -> None:
     host, port = server.address
-    lines = [f"chat-server: room {server.config.name!r} listening on {host}:{port}"]
-    if requested_host in ALL_INTERFACES:
-        addresses = lan_addresses()
-        if addresses:
-            lines.append("People on your network can join with:")
-        for address in addresses:
-            target = address if port == DEFAULT_PORT else f"{address}:{port}"
-            lines.append(f"    chat-client {target}")
-            lines.append(f"    nc {address} {port}")
-    # Tests and scripts wait for this line, so it is flushed whatever the buffering.
+    # Tests and scripts look for the first line that says `listening on`: keep it first.
+    lines = [f"chat-server: room {server.config.name!r} listening on "
+             f"{_host_port(host, port)}"]
+    everywhere = requested_host in ALL_INTERFACES
+    lines.append("On this machine, join with:")
+    lines += _join_lines("localhost" if everywhere else host, port)
+    addresses = lan_addresses() if everywhere else []
+    if addresses:
+        lines.append("People on your network can join with:")
+    for address in addresses:
+        lines += _join_lines(address, port)
+    # Tests and scripts wait for these lines, so they are flushed whatever the buffering.
     print("\n".join(lines), flush=True)
+
+
+def _join_lines(host: str, port: int) -> list[str]:
+    """The commands that join the room at `host`, as someone would type them."""
+    target = _host_port(host, port) if port != DEFAULT_PORT else (
+        f"[{host}]" if ":" in host else host)
+    return [f"    chat-client {target}", f"    nc {host} {port}"]
+
+
+def _host_port(host: str, port: int) -> str:
+    """`HOST:PORT`, with an IPv6 address in brackets (`[::1]:7777`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _refuse_options_without_effect(parser: argparse.ArgumentParser,
+                                   args: argparse.Namespace) -> None:
+    """Options that only change another option's behaviour are an error without it."""
+    if args.trace_delay is not None and not args.trace:
+        parser.error("--trace-delay only works with --trace (it slows the trace down)")
+    if args.bot_interval is not None and not args.bots:
+        parser.error("--bot-interval only works with --bots N (N at least 1)")
+
+
+def _given_or(given: float | None, default: float) -> float:
+    """An option's value if it was given, else its default (None: not given)."""
+    return default if given is None else given
+
+
+def _version() -> str:
+    try:
+        return metadata.version("lanchat")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(version unknown: not installed)"
 
 
 def _allow_many_connections() -> None:

@@ -13,6 +13,9 @@ A trace reads like this (`--trace-delay 0.5` slows it down enough to follow in c
       3.141  wait     reader(alice)       recv: until its socket has data
       3.141  run      broadcaster
       3.141  wake     writer(bob)         woken by other code (it was parked)
+
+A task's name fills a column of `NAME_WIDTH` characters; a longer one (a long nickname, an
+IPv6 address) is cut short with `…`, so the details always start in the same column.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from chat_server.scheduler import Scheduler, Task
+
+NAME_WIDTH = 20
+"""Characters of a task's name shown in a trace line: the column the details follow."""
 
 _COLOURS = {"select": "33", "wake": "36", "run": "32", "wait": "35", "spawn": "34",
             "done": "31", "cancel": "31"}  # ANSI: yellow, cyan, green, magenta, blue, red
@@ -51,6 +57,7 @@ class TracingScheduler(Scheduler):
         delay: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         colour: bool | None = None,
+        held: bool = False,
     ) -> None:
         super().__init__(clock)
         self._out = out
@@ -58,6 +65,15 @@ class TracingScheduler(Scheduler):
         self._colour = out.isatty() if colour is None else colour
         self._started = clock()
         self._select_started = self._started
+        # With `held`, lines wait here until `stop_holding()`: `chat-server --trace` prints
+        # how to join first, so the trace does not push those lines off the screen.
+        self._held: list[str] | None = [] if held else None
+
+    def stop_holding(self) -> None:
+        """Print the lines held back so far; from now on print each line as it comes."""
+        held, self._held = self._held or [], None
+        for line in held:
+            self._write(line)
 
     def spawn(self, generator: Any, name: object = None) -> Task:
         task = super().spawn(generator, name)
@@ -99,8 +115,20 @@ class TracingScheduler(Scheduler):
         label = verb.ljust(8)
         if self._colour:
             label = f"\x1b[{_COLOURS[verb]}m{label}\x1b[0m"
-        who = str(task.name) if task is not None else ""
-        self._out.write(f"{elapsed:11.3f}  {label} {who:<20} {detail}".rstrip() + "\n")
+        who = _fit(str(task.name)) if task is not None else ""
+        line = f"{elapsed:11.3f}  {label} {who:<{NAME_WIDTH}} {detail}".rstrip() + "\n"
+        if self._held is not None:
+            self._held.append(line)
+        else:
+            self._write(line)
+
+    def _write(self, line: str) -> None:
+        self._out.write(line)
         self._out.flush()
         if self._delay:
             time.sleep(self._delay)  # slows the whole server down: that is the point
+
+
+def _fit(name: str) -> str:
+    """`name`, cut to `NAME_WIDTH` characters with an ellipsis if it is longer."""
+    return name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"

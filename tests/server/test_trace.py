@@ -10,7 +10,7 @@ import sys
 import time
 
 from chat_server.scheduler import Parking, Scheduler
-from chat_server.trace import TracingScheduler
+from chat_server.trace import NAME_WIDTH, TracingScheduler
 from chat_server.traps import park, recv_wait, sleep
 from chat_testing import LineClient, machine_client
 
@@ -82,6 +82,37 @@ def test_colour_marks_each_kind_of_line() -> None:
     scheduler.spawn(iter(()), name="nothing")  # type: ignore[arg-type]
     scheduler.run()
     assert "\x1b[34mspawn" in out.getvalue() and "\x1b[31mdone" in out.getvalue()
+
+
+def test_a_long_task_name_is_cut_short_and_the_details_stay_in_their_column() -> None:
+    out = io.StringIO()
+    scheduler = TracingScheduler(out=out, colour=False)
+    long_name = "close-deadline(" + "n" * 16 + ")"  # the longest a nickname makes: 32
+    for name in ("reader(al)", long_name, "x" * NAME_WIDTH):
+        scheduler.spawn(_sleeps_once(), name=name)
+    scheduler.run()
+    waits = [line for line in out.getvalue().splitlines() if " wait " in line]
+    assert len(waits) == 3
+    assert {line.index("sleep: ") for line in waits} == {waits[0].index("sleep: ")}
+    assert ("close-deadline(nnnn…", "sleep:") == tuple(waits[1].split()[2:4])
+    assert "x" * NAME_WIDTH + " sleep:" in waits[2]  # a name that fits is never cut
+
+
+def _sleeps_once():  # type: ignore[no-untyped-def]
+    yield sleep(0)
+
+
+def test_held_lines_wait_for_stop_holding_and_keep_their_order() -> None:
+    out = io.StringIO()
+    scheduler = TracingScheduler(out=out, colour=False, held=True)
+    scheduler.spawn(_sleeps_once(), name="first")
+    scheduler.spawn(_sleeps_once(), name="second")
+    assert out.getvalue() == ""  # (chat-server --trace prints how to join meanwhile)
+    scheduler.stop_holding()
+    assert [line.split()[1:3] for line in out.getvalue().splitlines()] == [
+        ["spawn", "first"], ["spawn", "second"]]
+    scheduler.run()  # from now on each line is printed as it comes
+    assert out.getvalue().splitlines()[-1].split()[1:] == ["done", "second", "finished"]
 
 
 def test_server_trace_follows_a_message_from_reader_to_writers(tmp_path) -> None:
