@@ -24,10 +24,12 @@ Rules it keeps:
   A caller's mistake (an event for a room with no record, an id not above the last) is
   `ValueError`, and nothing is written either way.
 - Only parameterised queries. Every method holds a lock, so the server may call the store
-  from a worker thread as well as from its loop, one call at a time.
+  from a worker thread as well as from its loop (one call runs at a time).
 
-Measured on a 2-core test machine (tmpfs-free ext4/overlay, WAL/NORMAL): one `append` of
-1 event takes about 0.05 ms, of 100 events about 0.4 ms (see the report of the change).
+Cost, measured on a 2-core virtual machine (ext4), ~80-byte lines: one `append` of 1 event
+takes 0.03 ms (median), of 100 events 0.25 ms. Now and then (when the log passes 1000 pages)
+an append also runs the automatic checkpoint, which syncs: ~5 ms (the 99th percentile of
+100-event appends). MemoryStore: 0.003 / 0.02 ms.
 """
 
 from __future__ import annotations
@@ -206,8 +208,14 @@ def check_count(count: int) -> None:
         raise ValueError(f"count must not be negative, got {count}")
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+@contextmanager
+def _failing_as(what: str, *also: type[Exception]) -> Iterator[None]:
+    """Turn SQLite's errors (and `also`) into a one-line StoreError that starts with `what`."""
+    try:
+        yield
+    except (sqlite3.Error, *also) as error:
+        text = " ".join(str(error).split()) or type(error).__name__
+        raise StoreError(f"{what}: {text}") from error
 
 
 class SqliteStore:
@@ -234,13 +242,16 @@ class SqliteStore:
         """
         if not events and not rooms:
             return
-        started = time.perf_counter()
-        with self._lock, self._counting_failures():
-            with self._transaction():
-                highest = check_batch(events, rooms, self._stored_last_id)
-                self._write(events, rooms, highest)
-        self.last_commit_ms = (time.perf_counter() - started) * 1000
-        self.events_stored += len(events)
+        with self._lock:
+            started = time.perf_counter()
+            try:
+                with self._transaction():
+                    self._write(events, rooms, check_batch(events, rooms, self._stored_last_id))
+            except StoreError:
+                self.failures += 1
+                raise
+            self.last_commit_ms = (time.perf_counter() - started) * 1000
+            self.events_stored += len(events)
 
     def latest(self, room: str, count: int) -> list[StoredEvent]:
         """The room's last `count` events, oldest first."""
@@ -323,7 +334,7 @@ class SqliteStore:
         begins or commits on its own: the transaction is exactly the BEGIN..COMMIT here.
         IMMEDIATE takes the write lock at once, so the checks read what will be written to.
         """
-        try:
+        with _failing_as(f"cannot write to store {self.path}"):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -331,8 +342,6 @@ class SqliteStore:
             except BaseException:
                 self._rollback()
                 raise
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot write to store {self.path}: {_one_line(error)}") from error
 
     def _rollback(self) -> None:
         # A failed COMMIT (disk full) may already have rolled back; do not mask the error.
@@ -341,14 +350,6 @@ class SqliteStore:
                 self._conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-
-    @contextmanager
-    def _counting_failures(self) -> Iterator[None]:
-        try:
-            yield
-        except StoreError:
-            self.failures += 1
-            raise
 
     # Reading
 
@@ -363,11 +364,8 @@ class SqliteStore:
         return [StoredEvent(*row) for row in reversed(rows)]
 
     def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, args).fetchall()
-            except sqlite3.Error as error:
-                raise StoreError(f"cannot read store {self.path}: {_one_line(error)}") from error
+        with self._lock, _failing_as(f"cannot read store {self.path}"):
+            return self._conn.execute(sql, args).fetchall()
 
 
 # Opening
@@ -377,20 +375,17 @@ def _open(path: Path) -> sqlite3.Connection:
     """Connect, check the file is a store this code can use, and set it up; or StoreError."""
     if path.is_dir():
         raise StoreError(f"cannot open store {path}: it is a directory")
-    try:
+    with _failing_as(f"cannot open store {path}", OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: the server may hand writes to a worker thread; the
         # store's lock keeps calls one at a time.
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    except (OSError, sqlite3.Error) as error:
-        raise StoreError(f"cannot open store {path}: {_one_line(error)}") from error
     try:
-        _prepare(conn, path)
-    except (sqlite3.Error, StoreError) as error:
+        with _failing_as(f"cannot open store {path}"):
+            _prepare(conn, path)
+    except StoreError:
         conn.close()
-        if isinstance(error, StoreError):
-            raise
-        raise StoreError(f"cannot open store {path}: {_one_line(error)}") from error
+        raise
     return conn
 
 
@@ -402,23 +397,22 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             f"cannot open store {path}: its schema version is {version}, and this "
             f"chat-server knows only up to {SCHEMA_VERSION} (use a newer chat-server)"
         )
+    # Refused before anything changes it, even its journal mode: someone else's file.
+    if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise StoreError(f"cannot open store {path}: it is an SQLite file, but not a lanchat store")
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if mode != "wal":
         raise StoreError(f"cannot open store {path}: it cannot use WAL journal mode ({mode})")
     conn.execute("PRAGMA synchronous=NORMAL")
     if version == 0:
-        _create_schema(conn, path)
+        _create_schema(conn)
     for sql in _PROBES:
         conn.execute(sql).fetchall()
 
 
-def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
+def _create_schema(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise StoreError(
-                f"cannot open store {path}: it is an SQLite file, but not a lanchat store"
-            )
         for statement in _SCHEMA:
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")  # a pragma takes no parameters
