@@ -14,11 +14,15 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chat_server.memory_store import MemoryStore
 from chat_server.store import (
@@ -141,6 +145,28 @@ def test_a_negative_count_is_a_mistake_not_everything(store: EventStore, query: 
             getattr(store, query)("#a", 1, -1)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    gaps=st.lists(st.integers(1, 3), max_size=30),
+    queries=st.lists(st.tuples(st.sampled_from(["latest", "before", "after"]),
+                               st.integers(-1, 80), st.integers(0, 12)), max_size=10),
+)
+def test_the_file_and_memory_answer_every_query_alike(
+    gaps: list[int], queries: list[tuple[str, int, int]]
+) -> None:
+    event_ids = [sum(gaps[:i + 1]) for i in range(len(gaps))]
+    with tempfile.TemporaryDirectory() as directory:
+        stores = [SqliteStore(Path(directory) / "h.sqlite3"), MemoryStore()]
+        answers = []
+        for store in stores:
+            fill(store, "#a", event_ids)
+            answers.append([ids(store.latest("#a", count)) if query == "latest"
+                            else ids(getattr(store, query)("#a", event_id, count))
+                            for query, event_id, count in queries])
+            store.close()
+    assert answers[0] == answers[1]
+
+
 def test_appending_nothing_changes_nothing(store: EventStore) -> None:
     store.append([])
     assert (store.rooms(), store.events_stored) == ({}, 0)
@@ -244,6 +270,16 @@ def test_a_reopened_file_gives_back_rooms_topics_ids_events_and_bans(path: Path)
     second.close()
 
 
+def test_a_file_opened_on_one_thread_can_be_written_from_another(path: Path) -> None:
+    # The server may hand appends to a worker thread, as curio's run_in_thread does.
+    store = SqliteStore(path)
+    worker = threading.Thread(target=fill, args=(store, "#a", [1, 2]))
+    worker.start()
+    worker.join()
+    assert ids(store.latest("#a", 10)) == [1, 2]
+    store.close()
+
+
 def test_the_file_is_created_with_its_directories_in_wal_mode_with_a_version(path: Path) -> None:
     store = SqliteStore(path)
     # synchronous is per connection, so only the store's own connection can show it.
@@ -257,7 +293,8 @@ def test_the_file_is_created_with_its_directories_in_wal_mode_with_a_version(pat
 
 @pytest.mark.parametrize(("sql", "plan"), [
     ("SELECT * FROM events WHERE room = ? ORDER BY id DESC LIMIT ?", "(room=?)"),
-    ("SELECT * FROM events WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?", "(room=? AND id<?)"),
+    ("SELECT * FROM events WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",
+     "(room=? AND id<?)"),
     ("SELECT * FROM events WHERE room = ? AND id > ? ORDER BY id LIMIT ?", "(room=? AND id>?)"),
     ("DELETE FROM events WHERE time_ms < ?", "events_by_time (time_ms<?)"),
 ])
@@ -266,7 +303,8 @@ def test_the_range_queries_search_an_index_and_never_scan_or_sort(
 ) -> None:
     SqliteStore(path).close()
     conn = sqlite3.connect(path)
-    steps = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", [1] * sql.count("?")))
+    plan_rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", [1] * sql.count("?"))
+    steps = " | ".join(row[3] for row in plan_rows)
     conn.close()
     assert plan in steps and "SEARCH" in steps
     assert "SCAN" not in steps and "TEMP B-TREE" not in steps
@@ -391,6 +429,7 @@ def test_an_sqlite_file_of_another_program_is_refused_and_left_alone(path: Path)
     assert "not a lanchat store" in open_error(path)
     other = sqlite3.connect(path)
     assert [row[0] for row in other.execute("SELECT name FROM sqlite_master")] == ["notes"]
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     other.close()
 
 
