@@ -7,6 +7,10 @@
     | [alice] _                                      |  input line (history, completion)
     +------------------------------------------------+
 
+The input wraps instead of scrolling sideways: a long line grows it up to `MAX_INPUT_ROWS`
+rows (then it scrolls), and it is one row again once the line is short, so the prompt
+is always in view.
+
 `create_app` builds it all and takes the input and output to use, so tests drive the real
 application with a pipe and a dummy output. `ChatClient` is the glue: it listens to the
 connection, updates the state, renders entries and acts on what the user types.
@@ -27,7 +31,7 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
-from prompt_toolkit.layout import HSplit, Layout, Window
+from prompt_toolkit.layout import Dimension, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.processors import BeforeInput
 from prompt_toolkit.output import Output
@@ -45,6 +49,9 @@ from chat_client.state import ClientState, ConnectionState
 from chat_client.view import STYLE, EntryKind, clean, render_event, render_notice, render_status
 
 Clock = Callable[[], datetime]
+
+MAX_INPUT_ROWS = 5
+"""The most rows the input line grows to for a long line; beyond that it scrolls."""
 
 
 class ChatClient:
@@ -85,14 +92,17 @@ class ChatClient:
 
     def _layout(self) -> Layout:
         prompt = BeforeInput(lambda: [("class:prompt", f"[{clean(self.state.nick)}] ")])
-        input_window = Window(BufferControl(self.input_buffer, input_processors=[prompt]),
-                              height=1)
+        # Wrapped, never scrolled sideways: a sideways scroll outlived the long line that
+        # caused it and kept the prompt out of view.
+        self.input_window = Window(BufferControl(self.input_buffer, input_processors=[prompt]),
+                                   height=Dimension(min=1, max=MAX_INPUT_ROWS),
+                                   wrap_lines=True, dont_extend_height=True)
         body = HSplit([
             Window(self.scrollback, wrap_lines=False),
             Window(self.status_control, height=1, style="class:status"),
-            input_window,
+            self.input_window,
         ])
-        return Layout(body, focused_element=input_window)
+        return Layout(body, focused_element=self.input_window)
 
     def _key_bindings(self) -> KeyBindings:
         bindings = KeyBindings()

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from prompt_toolkit.formatted_text import StyleAndTextTuples, to_formatted_text
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.output import DummyOutput
 
 from chat_client.app import ChatClient, create_app
@@ -40,11 +41,19 @@ def paste(text: str) -> str:
 
 
 class RecordingOutput(DummyOutput):
-    """A dummy output that keeps everything written to the terminal, and counts bells."""
+    """A dummy output that keeps everything written to the terminal, and counts bells.
 
-    def __init__(self) -> None:
+    Its size is `columns` x `rows` and can be changed while the client runs (`resize`).
+    """
+
+    def __init__(self, columns: int = 80, rows: int = 24) -> None:
         self.written: list[str] = []
         self.bells = 0
+        self.size = Size(rows=rows, columns=columns)
+
+    def get_size(self) -> Size:
+        """The terminal's size, as the test set it."""
+        return self.size
 
     def write(self, data: str) -> None:
         """Record text the renderer writes."""
@@ -91,6 +100,30 @@ class RunningClient:
     def scrollback(self) -> list[str]:
         """Every entry in the scrollback, as plain text."""
         return [entry.text for entry in self.client.state.entries]
+
+    @property
+    def screen(self) -> list[str]:
+        """The whole terminal as last drawn, one string per row (trailing blanks cut)."""
+        drawn = self.client.application.renderer.last_rendered_screen
+        if drawn is None:
+            return []
+        size = self.output.size
+        return ["".join(drawn.data_buffer[row][column].char for column in range(size.columns))
+                .rstrip() for row in range(size.rows)]
+
+    def resize(self, columns: int, rows: int | None = None) -> None:
+        """Make the terminal `columns` wide (and `rows` high), as a window resize does."""
+        self.output.size = Size(rows=rows or self.output.size.rows, columns=columns)
+        self.client.application.invalidate()
+
+    async def wait_for_screen(self, condition: Callable[[list[str]], bool], what: str,
+                              timeout: float = WAIT) -> list[str]:
+        """Wait until the drawn terminal satisfies `condition`; return it."""
+        try:
+            await wait_until(lambda: condition(self.screen), what, timeout)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; the screen:\n" + "\n".join(self.screen))
+        return self.screen
 
     @property
     def input_text(self) -> str:

@@ -70,9 +70,18 @@ class Tmux:
                 raise AssertionError(f"timed out waiting for {what} in {window}:\n{screen}")
             time.sleep(0.1)
 
-    def type(self, window: str, text: str) -> None:
+    def type(self, window: str, text: str, *, enter: bool = True) -> None:
         self("send-keys", "-t", f"chat:{window}", "-l", text)  # -l: the text, not key names
-        self("send-keys", "-t", f"chat:{window}", "Enter")
+        if enter:
+            self("send-keys", "-t", f"chat:{window}", "Enter")
+
+    def keys(self, window: str, *names: str) -> None:
+        """Press keys by tmux's names for them (`C-u`, `Enter`)."""
+        self("send-keys", "-t", f"chat:{window}", *names)
+
+    def resize(self, window: str, columns: int) -> None:
+        """Make the window `columns` wide, as dragging a terminal's edge does."""
+        self("resize-window", "-t", f"chat:{window}", "-x", str(columns))
 
     def wait_for_exit(self, window: str) -> str:
         """Wait until the client in the window ends; return its exit status.
@@ -131,3 +140,32 @@ def test_ctrl_c_leaves_cleanly_in_a_real_terminal(server: ServerProcess, tmux: T
     tmux("send-keys", "-t", "chat:alice", "C-c")
     assert tmux.wait_for_exit("alice") == "0"
     assert "Traceback" not in tmux.screen("alice")
+
+
+def bottom_rows(screen: str, count: int) -> list[str]:
+    """The last `count` rows of a captured screen, trailing blanks cut."""
+    return [row.rstrip() for row in screen.rstrip("\n").split("\n")[-count:]]
+
+
+def test_a_long_input_line_wraps_and_the_prompt_stays_in_a_real_terminal(
+        server: ServerProcess, tmux: Tmux) -> None:
+    tmux.start_client("alice", server.port, "alice")
+    tmux.wait_for("alice", lambda s: "alice | 1 user | connected" in s, "alice connected")
+    long_line = "a long line that goes on " * 6  # 150 columns: two rows and a bit in 90
+    tmux.type("alice", long_line.strip(), enter=False)
+    screen = tmux.wait_for("alice", lambda s: bottom_rows(s, 1)[0].endswith("goes on"),
+                           "the end of the line on the last row")
+    whole = "[alice] " + long_line.strip()
+    assert bottom_rows(screen, 2) == [whole[:90].rstrip(), whole[90:]]
+    tmux.keys("alice", "C-u")
+    tmux.wait_for("alice", lambda s: bottom_rows(s, 1) == ["[alice]"], "the prompt alone")
+    for columns in (30, 90, 45):  # narrow, wide again, in between
+        tmux.type("alice", "typing along", enter=False)
+        tmux.resize("alice", columns)
+        tmux.wait_for("alice", lambda s: bottom_rows(s, 1) == ["[alice] typing along"],
+                      f"the prompt and the text at {columns} columns")
+        tmux.keys("alice", "C-u")
+        tmux.wait_for("alice", lambda s: bottom_rows(s, 1) == ["[alice]"],
+                      f"the prompt alone at {columns} columns")
+    tmux.type("alice", "/quit")
+    assert tmux.wait_for_exit("alice") == "0"
