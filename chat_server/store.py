@@ -50,7 +50,7 @@ _SCHEMA = (
     # The room's key is its name after NFKC+casefold; the caller computes it.
     """CREATE TABLE rooms (
         key TEXT PRIMARY KEY, name TEXT NOT NULL, last_id INTEGER NOT NULL,
-        topic TEXT, topic_by TEXT, topic_time_ms INTEGER)""",
+        topic TEXT, topic_by TEXT, topic_time_ms INTEGER, topic_id INTEGER)""",
     # WITHOUT ROWID: the rows are stored in (room, id) order, so latest/before/after are
     # one range scan of the primary key with no second lookup per row.
     """CREATE TABLE events (
@@ -72,7 +72,7 @@ _PROBES = (
 )
 
 _EVENT_COLUMNS = "room, id, time_ms, line"
-_ROOM_COLUMNS = "key, name, last_id, topic, topic_by, topic_time_ms"
+_ROOM_COLUMNS = "key, name, last_id, topic, topic_by, topic_time_ms, topic_id"
 _BAN_COLUMNS = "target, kind, until_ms, reason, by"
 
 
@@ -96,6 +96,7 @@ class RoomRecord:
     topic: str | None = None
     topic_by: str | None = None
     topic_time_ms: int | None = None
+    topic_id: int | None = None  # the id of the TOPIC event that set it
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,11 +312,13 @@ class SqliteStore:
         self, events: Sequence[StoredEvent], rooms: Sequence[RoomRecord], highest: Mapping[str, int]
     ) -> None:
         self._conn.executemany(
-            f"""INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
+            f"""INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (key) DO UPDATE SET name = excluded.name,
                     last_id = max(last_id, excluded.last_id), topic = excluded.topic,
-                    topic_by = excluded.topic_by, topic_time_ms = excluded.topic_time_ms""",
-            [(r.key, r.name, r.last_id, r.topic, r.topic_by, r.topic_time_ms) for r in rooms],
+                    topic_by = excluded.topic_by, topic_time_ms = excluded.topic_time_ms,
+                    topic_id = excluded.topic_id""",
+            [(r.key, r.name, r.last_id, r.topic, r.topic_by, r.topic_time_ms, r.topic_id)
+             for r in rooms],
         )
         self._conn.executemany(
             f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)",
