@@ -109,7 +109,14 @@ class ChatClient:
         input_is_empty = Condition(lambda: not self.input_buffer.text)
 
         @bindings.add("c-c")
-        @bindings.add(Keys.SIGINT)
+        def _clear_or_quit(event: KeyPressEvent) -> None:
+            # As in a shell: a half-typed line is thrown away first; an empty one quits.
+            if self.input_buffer.text:
+                self.input_buffer.reset()
+            else:
+                self.quit("quit")
+
+        @bindings.add(Keys.SIGINT)  # a real signal (kill -INT) means it: quit at once
         @bindings.add("c-d", filter=input_is_empty)
         def _quit(event: KeyPressEvent) -> None:
             self.quit("quit")

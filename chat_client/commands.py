@@ -45,7 +45,8 @@ KEYS = (
     ("Tab / Shift-Tab", "complete a nick or command; again: the next"),
     ("PageUp / PageDown", "scroll the messages (at the bottom they follow)"),
     ("Ctrl-End", "jump back to the newest message"),
-    ("Ctrl-C / Ctrl-D", "quit (Ctrl-D only on an empty input line)"),
+    ("Ctrl-C", "clear the input line; on an empty one, quit"),
+    ("Ctrl-D", "quit, on an empty input line"),
 )
 """The keys the client understands, for `/help` and the docs."""
 

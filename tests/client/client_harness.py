@@ -46,7 +46,7 @@ class RecordingOutput(DummyOutput):
     Its size is `columns` x `rows` and can be changed while the client runs (`resize`).
     """
 
-    def __init__(self, columns: int = 80, rows: int = 24) -> None:
+    def __init__(self, columns: int = 80, rows: int = 40) -> None:  # DummyOutput's size
         self.written: list[str] = []
         self.bells = 0
         self.size = Size(rows=rows, columns=columns)

@@ -249,6 +249,29 @@ def test_ctrl_c_quits_cleanly_and_the_room_sees_it(server: ServerProcess) -> Non
         close_all([bob])
 
 
+def test_ctrl_c_clears_a_half_typed_line_and_quits_on_an_empty_one(
+        server: ServerProcess) -> None:
+    bob = machine_client(server.port, "bob")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type("half a thou")
+                await wait_until(lambda: alice.input_text == "half a thou", "typed")
+                alice.type(CTRL_C)
+                await wait_until(lambda: alice.input_text == "", "the line cleared")
+                alice.type("still here" + ENTER)  # the client did not quit: it still talks
+                await alice.wait_for_pane("<alice> still here")
+                assert not alice.task.done()
+                alice.type(CTRL_C)
+                await wait_until(alice.task.done, "the application to end", timeout=5)
+            lines = await in_thread(bob.read_until, "PART")
+            assert "MSG alice half a thou" not in lines and lines[-1] == "PART alice quit"
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
 def test_ctrl_d_quits_only_on_an_empty_line_and_quit_gives_a_reason(server: ServerProcess) -> None:
     bob = machine_client(server.port, "bob")
     try:
