@@ -20,15 +20,20 @@ import time
 from chat_server.outbox import Outbox
 from chat_testing import LineClient, close_all, machine_client
 from process_probes import (
-    expected_tasks, resident_bytes, reset, stats, wait_for_stats,
+    expected_tasks, open_descriptors, resident_bytes, reset, stats, wait_for_descriptors,
+    wait_for_stats,
 )
+
+SETTLE_TIMEOUT = 30.0  # for a condition polled on a busy machine: a bound, not a measure
 
 
 def test_writing_to_a_peer_that_is_gone_ends_its_session_at_once(server_factory) -> None:
-    # A burst of 3 lines, then one line every 20 s: the victim's reader sleeps through
+    # A burst of 3 lines, then one line every 100 s: the victim's reader sleeps through
     # its 4th line, so only its writer can find out that the peer is gone.
-    server = server_factory("--flood", "3/0.05")
+    reader_sleeps = 100.0
+    server = server_factory("--flood", f"3/{1 / reader_sleeps}")
     watcher = machine_client(server.port, "watcher")
+    descriptors_with_one_client = open_descriptors(server.pid)
     victim = machine_client(server.port, "victim")  # /hello and /nick: 2 lines
     victim.send_line("first", "held back by flood control")
     watcher.read_until("MSG victim first")
@@ -39,11 +44,15 @@ def test_writing_to_a_peer_that_is_gone_ends_its_session_at_once(server_factory)
     assert "PART victim connection lost" not in watcher.read_until("PONG")
     started = time.monotonic()
     talker = machine_client(server.port, "talker")  # its JOIN is queued for the victim too
-    lines = watcher.read_until("PART victim", timeout=10)
+    lines = watcher.read_until("PART victim", timeout=reader_sleeps / 2)
     assert lines[-1] == "PART victim connection lost"
-    assert time.monotonic() - started < 5, "found out only when the sleeping reader woke"
+    # Far sooner than the reader's wake-up, however busy the machine.
+    assert time.monotonic() - started < reader_sleeps / 2, "found out only when it woke"
     assert "MSG victim held back by flood control" not in lines  # that line went with it
-    time.sleep(2.5)  # the close deadline (2 s) started by the hang-up ends
+    # The writer that met the reset closes the victim's socket and the session's tasks end
+    # with it: wait for the socket to be gone, then count exactly.
+    expected = descriptors_with_one_client + 1  # the watcher's and the talker's
+    assert wait_for_descriptors(server.pid, expected, SETTLE_TIMEOUT) == expected
     figures = stats(talker)  # (the talker's third line: the watcher has used its burst)
     assert figures["clients"] == "2" and figures["tasks"] == str(expected_tasks(2))
     close_all([watcher, talker])
@@ -69,7 +78,8 @@ def test_reset_while_the_server_is_blocked_mid_send(server_factory) -> None:
     assert int(figures["outbox_max"]) > 1 << 20  # and more is queued behind it
     reset(victim.sock)
     assert asker.read_until("PART", timeout=10)[-1] == "PART victim connection lost"
-    figures = wait_for_stats(asker, lambda f: f["tasks"] == str(expected_tasks(2)), 5)
+    figures = wait_for_stats(asker, lambda f: f["tasks"] == str(expected_tasks(2)),
+                             SETTLE_TIMEOUT)
     assert figures["tasks"] == str(expected_tasks(2))
     assert figures["outbox_bytes"] == "0"  # what was owed to the victim is gone with it
     close_all([talker, asker])
@@ -84,11 +94,10 @@ def test_sigterm_with_a_full_outbox_ends_within_the_flush_deadline(server_factor
     asker = machine_client(server.port, "asker")
     figures = _fill_until_writer_blocks(talker, asker, 6000)
     assert int(figures["outbox_max"]) > 1 << 20  # megabytes queued for a client not reading
-    started = time.monotonic()
     server.signal(signal.SIGTERM)
-    assert server.process.wait(15) == 0
-    elapsed = time.monotonic() - started
-    assert elapsed < 6, f"shutdown took {elapsed:.1f}s; the flush deadline is ~2 s"
+    # `stuck` never reads: without the flush deadline (~2 s) the server would wait for it
+    # for ever. How long the rest takes is the machine's business, hence a wide margin.
+    assert server.process.wait(SETTLE_TIMEOUT) == 0
     for client in (talker, asker):  # the others were told, and flushed
         assert client.read_all_until_closed()[-1] == "BYE server shutting down"
     assert "Traceback" not in server.stderr_text()
@@ -123,25 +132,41 @@ def test_clients_hosing_bytes_that_make_no_line_do_not_starve_the_room(server_fa
     for thread in hoses:
         thread.start()
     try:
+        _wait_until_every_hose_has_sent(hosed, timeout=SETTLE_TIMEOUT)
+        at_first_ping = dict(hosed)
         latencies = []
         for number in range(12):  # under the flood limit: 12 pings over ~3 s
             started = time.monotonic()
             pinger.send_line(f"/ping {number}")
-            assert pinger.read_until("PONG", timeout=15)[-1] == f"PONG {number}"
+            # A starved pinger waits as long as the hoses go on, which is until this loop
+            # ends: a wait this long is a hang, not a slow machine.
+            assert pinger.read_until("PONG", timeout=SETTLE_TIMEOUT)[-1] == f"PONG {number}"
             latencies.append(time.monotonic() - started)
             time.sleep(0.25)
+        at_last_pong = dict(hosed)
     finally:
         stop.set()
         for thread in hoses:
             thread.join(5)
-    for name, count in hosed.items():  # every hose really ran
-        assert count > 10 * len(HOSE_PAYLOADS[name]), f"the {name} hose hardly sent"
     print(f"ping latency under the hoses: max {max(latencies):.3f}s; MB hosed: "
           + ", ".join(f"{name} {count / 1e6:.0f}" for name, count in hosed.items()))
-    assert max(latencies) < 2.0, f"pings took up to {max(latencies):.2f}s under the hose"
+    # Every ping was answered while every hose was still pouring: served alongside them,
+    # not in a lull.
+    for name in HOSE_PAYLOADS:
+        assert at_last_pong[name] > at_first_ping[name], f"the {name} hose stalled"
     pinger.close()
     assert server.stop() == 0
     assert "Traceback" not in server.stderr_text()
+
+
+def _wait_until_every_hose_has_sent(hosed: dict[str, int], timeout: float) -> None:
+    """Until every hose has had 10 of its payloads taken, so all of them are under way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(count > 10 * len(HOSE_PAYLOADS[name]) for name, count in hosed.items()):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the hoses hardly sent: {hosed}")
 
 
 def test_replies_a_client_never_reads_stay_within_its_outbox_limit(server_factory) -> None:
