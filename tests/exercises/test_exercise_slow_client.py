@@ -26,6 +26,7 @@ from chat_testing import LineClient, close_all, machine_client
 OUTBOX_LIMIT = 16384
 CLOSE_GRACE = 2.0  # ServerConfig.close_grace: how long a closing connection may take
 LINES = 3000  # ~3 MB: more than the kernel buffers of a loopback connection hold
+SETTLE_TIMEOUT = 60.0  # for the trace to show a step on a busy machine: a bound, not a measure
 
 
 def _run_the_scenario() -> tuple[list[str], list[str]]:
@@ -37,7 +38,12 @@ def _run_the_scenario() -> tuple[list[str], list[str]]:
     clients: list[LineClient] = []
     # Read the trace while the scenario runs: a full pipe would block the server's writes.
     trace: list[str] = []
-    reader = threading.Thread(target=lambda: trace.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
+
+    def drain() -> None:
+        for line in process.stderr:  # type: ignore[union-attr]
+            trace.append(line)
+
+    reader = threading.Thread(target=drain, daemon=True)
     reader.start()
     try:
         port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
@@ -52,7 +58,7 @@ def _run_the_scenario() -> tuple[list[str], list[str]]:
         sender.start()
         received = talker.read_until("PART slow ", timeout=60)
         sender.join(30)
-        time.sleep(CLOSE_GRACE + 1.0)  # long enough for the close deadline to act
+        _wait_for_trace(trace, "done", "close-deadline(slow)")  # the close deadline acted
     finally:
         close_all(clients)
         process.send_signal(signal.SIGTERM)
@@ -77,6 +83,19 @@ def _event(line: str) -> tuple[str, str, str]:
     if verb == "select":
         return verb, "", " ".join(fields[2:])
     return verb, fields[2] if len(fields) > 2 else "", fields[3] if len(fields) > 3 else ""
+
+
+def _wait_for_trace(trace: list[str], verb: str, task: str) -> None:
+    """Until a `verb task` line is in the trace (read by another thread as it comes)."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    checked = 0
+    while time.monotonic() < deadline:
+        arrived = len(trace)  # (lines are only ever appended)
+        if any(_event(line)[:2] == (verb, task) for line in trace[checked:arrived]):
+            return
+        checked = arrived
+        time.sleep(0.1)
+    raise AssertionError(f"no `{verb} {task}` in the trace after {SETTLE_TIMEOUT:.0f}s")
 
 
 def _index(trace: list[str], verb: str, task: str, detail_start: str = "") -> int:
