@@ -1,9 +1,12 @@
-"""The command line: `chat-client [HOST[:PORT]] [--nick NAME]`.
+"""The command line: `chat-client [HOST[:PORT] | HOST PORT] [--nick NAME]`.
 
     chat-client                       localhost:7777, nickname from the login name
     chat-client 192.168.1.20          that host, port 7777
     chat-client chat.lan:8000 --nick 张三
+    chat-client chat.lan 8000         the same, as nc takes it
     chat-client [::1]:7777            an IPv6 address needs its brackets when a port follows
+    chat-client ::1 7777              ... but not when the port is a word of its own
+    chat-client --version
 
 Ctrl-C, Ctrl-D and a SIGINT all end the client quietly: no traceback, exit status 0
 (130 when interrupted before the screen is up).
@@ -44,6 +47,24 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, _port(port) if colon else DEFAULT_PORT
 
 
+def parse_host_and_port(host: str, port: str | None) -> tuple[str, int]:
+    """`HOST PORT` as nc takes them, or `HOST[:PORT]` alone -> (host, port).
+
+    Raises ValueError with a message for the user when they cannot be read, or when the
+    port is given twice (`host:8000 8000`).
+    """
+    if port is None:
+        return parse_address(host)
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif host.count(":") == 1:
+        raise ValueError(f"the port is given twice: {host!r} and {port!r}")
+    if not host:
+        raise ValueError("the host is missing")
+    return host, _port(port)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ValueError(f"{text!r} is not a port number (1-65535)")
@@ -60,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("address", nargs="?", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
                         metavar="HOST[:PORT]",
                         help=f"the server (default {DEFAULT_HOST}:{DEFAULT_PORT})")
+    parser.add_argument("port", nargs="?", metavar="PORT",
+                        help="the port, as a word of its own (`chat-client HOST PORT`, as nc)")
     parser.add_argument("--nick", metavar="NAME",
                         help="your nickname (default: made from your login name)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -71,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        host, port = parse_address(args.address)
+        host, port = parse_host_and_port(args.address, args.port)
     except ValueError as error:
         parser.error(str(error))
     nick = args.nick if args.nick is not None else nick_from_login()

@@ -10,6 +10,7 @@ import pytest
 
 from protocol import MAX_NICK_LENGTH, is_valid_nick
 
+from chat_client import __version__
 from chat_client.cli import build_parser, main, parse_address
 from chat_client.nicks import nick_from_login, nick_variants
 
@@ -36,6 +37,50 @@ def test_bad_addresses_are_refused(text: str) -> None:
         parse_address(text)
 
 
+@pytest.mark.parametrize(("argv", "address"), [
+    (["chat.lan", "8000"], ("chat.lan", 8000)),
+    (["192.168.1.20", "7000", "--nick", "bob"], ("192.168.1.20", 7000)),
+    (["::1", "7000"], ("::1", 7000)),
+    (["[::1]", "7000"], ("::1", 7000)),
+    (["chat.lan:8000"], ("chat.lan", 8000)),
+    (["chat.lan"], ("chat.lan", 7777)),
+])
+def test_host_and_port_as_two_words_like_nc(argv: list[str], address: tuple[str, int],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[str, int]] = []
+
+    class _Started:
+        async def run_async(self) -> None:
+            pass
+
+    def create_app(host: str, port: int, nick: str) -> _Started:
+        started.append((host, port))
+        return _Started()
+    monkeypatch.setattr("chat_client.cli.create_app", create_app)
+    assert main([*argv, "--nick", "alice"] if "--nick" not in argv else argv) == 0
+    assert started == [address]
+
+
+@pytest.mark.parametrize(("argv", "complaint"), [
+    (["chat.lan:8000", "8000"], "the port is given twice"),
+    (["chat.lan", "http"], "not a port number"),
+    (["chat.lan", "0"], "not a port number"),
+])
+def test_a_bad_or_doubled_port_is_a_usage_error(argv: list[str], complaint: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_version_is_printed_and_nothing_else_happens() -> None:
+    result = subprocess.run([sys.executable, "-m", "chat_client", "--version"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"chat-client {__version__}"
+
+
 def test_defaults() -> None:
     args = build_parser().parse_args([])
     assert parse_address(args.address) == ("localhost", 7777) and args.nick is None
@@ -59,6 +104,7 @@ def test_the_module_runs_and_explains_itself() -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "HOST[:PORT]" in result.stdout and "--nick" in result.stdout
+    assert "PORT" in result.stdout.replace("HOST[:PORT]", "")
 
 
 @pytest.mark.parametrize(("login", "nick"), [
