@@ -109,5 +109,11 @@ class LineConnection:
 
 
 def _negotiated_version(asked: str) -> int:
-    """Version 2 for a client that asks for 2 or more; 1 for anything else it may say."""
-    return 2 if asked.isascii() and asked.isdigit() and int(asked) >= 2 else 1
+    """Version 2 for a client that asks for 2 or more; 1 for anything else it may say.
+
+    `/hello` hands over the rest of the line, so only its first word is the version: a
+    trailing blank (`/hello me 2 ` typed in nc) or words after it must not mean version 1.
+    """
+    words = asked.split()
+    number = words[0] if words else ""
+    return 2 if number.isascii() and number.isdigit() and int(number) >= 2 else 1
