@@ -17,6 +17,8 @@ import chat_server.flood as flood
 from chat_server.flood import FloodPolicy, TokenBucket
 from chat_testing import close_all, machine_client
 
+LONG_WAIT = 30.0  # a bound on how slow the machine may be, far from any delay tested here
+
 pytestmark = pytest.mark.skipif(
     not hasattr(flood, "line_cost"),
     reason="exercise 2 not done yet: chat_server/flood.py has no line_cost "
@@ -50,29 +52,35 @@ def test_a_line_that_costs_more_than_the_burst_is_delayed_not_refused() -> None:
 
 
 def test_the_reader_charges_long_lines_more(server_factory) -> None:
-    # A burst of 5, then 1 token a second. Joining takes 2 (/hello and /nick): 3 are left.
-    server = server_factory("--flood", "5/1")
+    # A burst of 2, then 2 tokens a second. Joining takes both (/hello and /nick), and
+    # however long joining took, the bucket holds at most 2 when the writer speaks.
+    rate = 2.0
+    server = server_factory("--flood", f"2/{rate:g}")
     writer = machine_client(server.port, "writer")
     watcher = machine_client(server.port, "watcher")
     writer.read_until("JOIN watcher")
-    long_text = "x" * 2000  # costs 4: one more than is left
+    long_text = "x" * 2000  # costs 4: more than the whole burst
     started = time.monotonic()
     writer.send_line(long_text, "short")
-    seen = watcher.read_until("MSG writer short", timeout=15)
+    seen = watcher.read_until("MSG writer short", timeout=LONG_WAIT)
     elapsed = time.monotonic() - started
     said = [line for line in seen if line.startswith("MSG writer ")]
     assert said == [f"MSG writer {long_text}", "MSG writer short"]  # delayed, not dropped
-    # At one line a token, both would pass at once. At 4 + 1 tokens with 3 in the bucket,
-    # "short" waits for 2 more tokens: about 2 s (less whatever refilled while joining).
-    assert elapsed >= 1.2, f"'short' arrived after {elapsed:.2f}s: long lines cost too little"
+    # 4 + 1 tokens from a bucket of at most 2: "short" waits for at least 3 tokens to
+    # refill, 1.5 s, however fast or slow the machine (the server never wakes a reader
+    # early). At one token a line it would wait for 2 at most: 1 s.
+    assert elapsed >= 2.5 / rate, f"'short' arrived after {elapsed:.2f}s: long lines cost too little"
     close_all([writer, watcher])
 
 
 def test_short_lines_still_cost_one_token(server_factory) -> None:
-    server = server_factory("--flood", "5/1")
-    writer = machine_client(server.port, "writer")  # 3 tokens left
-    started = time.monotonic()
+    # A burst of 5, then one token every 100 s. Joining takes 2, and the three short
+    # lines take the 3 left. Were a short line to cost more, "three" would wait 100 s.
+    server = server_factory("--flood", "5/0.01")
+    writer = machine_client(server.port, "writer")
     writer.send_line("one", "two", "three")
-    writer.read_until("MSG writer three", timeout=15)
-    assert time.monotonic() - started < 0.9, "three short lines should fit in 3 tokens"
+    try:
+        writer.read_until("MSG writer three", timeout=LONG_WAIT)
+    except TimeoutError:
+        raise AssertionError("three short lines should fit in the 3 tokens left") from None
     writer.close()
