@@ -36,7 +36,7 @@ from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.processors import BeforeInput
 from prompt_toolkit.output import Output
 
-from protocol import Event, Hello, Stats
+from protocol import Event, Hello, Stats, nick_key
 
 from chat_client.commands import (
     COMMAND_ARGUMENTS, command_names, handle_typed_text, help_lines,
@@ -67,7 +67,8 @@ class ChatClient:
         self.input_buffer = Buffer(name="input", multiline=False, history=InMemoryHistory(),
                                    accept_handler=self._accept)
         self._tab = TabCycler(ChatCompleter(self._others_in_room, command_names(),
-                                            COMMAND_ARGUMENTS))
+                                            COMMAND_ARGUMENTS,
+                                            lambda: self.state.correspondents))
         self.status_control = FormattedTextControl(self._status)
         self._clock = clock
         self._quitting = False
@@ -205,6 +206,32 @@ class ChatClient:
             changed = self.live_stats.turn_off()
             self._add_notice("live figures off" if changed else "live figures were off")
 
+    def ignore(self, nick: str | None) -> None:
+        """`/ignore NICK`: hide what NICK says; `/ignore` alone: list who is ignored."""
+        if nick is None:
+            ignored = ", ".join(map(clean, self.state.ignored))
+            self._add_notice(f"ignoring {ignored}" if ignored else "ignoring nobody")
+        elif nick_key(nick) == nick_key(self.state.nick):
+            self.complain("you cannot ignore yourself")
+        elif self.state.ignore(nick):
+            self._add_notice(f"ignoring {nick}: their messages, actions and private messages "
+                             f"are not shown (/unignore {nick} to see them again)")
+        else:
+            self._add_notice(f"already ignoring {nick}")
+
+    def unignore(self, nick: str) -> None:
+        """`/unignore NICK`: show what NICK says again."""
+        changed = self.state.unignore(nick)
+        self._add_notice(f"no longer ignoring {nick}" if changed else f"{nick} was not ignored")
+
+    def reply(self, text: str) -> None:
+        """`/reply TEXT`: a private message to whoever sent you the last one."""
+        sender = self.state.last_private_sender
+        if sender is None:
+            self.complain("nobody has sent you a private message yet: nothing to /reply to")
+        else:
+            self.send_line(f"/msg {sender} {text}")
+
     def quit(self, reason: str) -> None:
         """Leave the room (if in it) and end the application; safe to call twice."""
         if self._quitting:
@@ -237,6 +264,8 @@ class ChatClient:
             self.state.server_name = event.server
         if isinstance(event, Stats) and not self.live_stats.reply_received(event):
             self.application.invalidate()  # a poll's reply: the status bar, not the pane
+            return
+        if self.state.hides(event):  # /ignore: not shown, no bell, not a correspondent
             return
         entry = render_event(event, self.state.nick, self._clock())
         self.state.apply_event(event)

@@ -4,6 +4,8 @@ Lines are parsed by the shared `protocol.parse_command`, never by a second parse
 client only decides which of the parsed commands it answers itself.
 
 - `/clear`, `/help` and `/quit` are the client's own (`/quit` also tells the server).
+- `/ignore`, `/unignore` and `/reply` are the client's own too, looked up by name before
+  the line is parsed for the server: the server has no such commands.
 - `/stats` goes to the server through the client, which must know the reply is the
   user's; `/stats on|off` is the client's own (it polls `/stats` for the status bar).
 - A known server command with missing arguments gets its usage at once, with no round trip.
@@ -14,17 +16,24 @@ client only decides which of the parsed commands it answers itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from protocol import (
-    COMMANDS, MAX_LINE_BYTES, BadArgs, Help, Quit, Say, ShowStats, StartMachineMode,
-    UnknownCommand, parse_command,
+    MAX_LINE_BYTES, BadArgs, Help, Quit, Say, ShowStats, StartMachineMode, UnknownCommand,
+    commands_of, nick_problem, parse_command,
 )
+
+SPOKEN_VERSION = 1
+"""The protocol version this client speaks: its help and Tab offer only that version's
+commands (a newer server's rooms would need a client that shows them)."""
 
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("/clear", "clear the message pane"),
     "help": ("/help", "show this help"),
+    "ignore": ("/ignore [NICK]", "hide NICK's messages; alone: list who is ignored"),
+    "unignore": ("/unignore NICK", "show NICK's messages again"),
+    "reply": ("/reply TEXT", "answer the last private message you got"),
     "quit": ("/quit [REASON]", "leave the room and close the client"),
     "stats": ("/stats [on|off]", "server figures; on/off: live count in status bar"),
 }
@@ -75,6 +84,15 @@ class InputActions(Protocol):
     def complain(self, text: str) -> None:
         """Tell the user a line was not sent, and why."""
 
+    def ignore(self, nick: str | None) -> None:
+        """Hide what `nick` says; with None, list who is ignored."""
+
+    def unignore(self, nick: str) -> None:
+        """Show what `nick` says again."""
+
+    def reply(self, text: str) -> None:
+        """Send `text` privately to whoever sent the last private message."""
+
 
 def handle_typed_text(text: str, actions: InputActions) -> None:
     """Act on text the user entered: one line, or several pasted at once, in order."""
@@ -85,7 +103,12 @@ def handle_typed_text(text: str, actions: InputActions) -> None:
 
 def handle_line(line: str, actions: InputActions) -> None:
     """Act on one line the user entered."""
-    command = parse_command(line)
+    name, arguments = _client_command(line)
+    handler = _CLIENT_ONLY.get(name)
+    if handler is not None:
+        handler(arguments, actions)
+        return
+    command = parse_command(line, SPOKEN_VERSION)
     match command:
         case Quit(reason):
             actions.quit(reason)
@@ -106,6 +129,51 @@ def handle_line(line: str, actions: InputActions) -> None:
             actions.complain(f"that command is too long for the server ({MAX_LINE_BYTES} bytes)")
         case _:
             actions.send_line(line)
+
+
+def _client_command(line: str) -> tuple[str, str]:
+    """(`ignore`, `bob`) for `/IGNORE bob`; ("", "") for text that is not a command."""
+    if not line.startswith("/") or line.startswith("//"):
+        return "", ""
+    name, _, arguments = line[1:].strip().partition(" ")
+    return name.lower(), arguments.strip()
+
+
+def _ignore(arguments: str, actions: InputActions) -> None:
+    if not arguments:
+        actions.ignore(None)
+    elif _one_nick(arguments, "ignore", actions):
+        actions.ignore(arguments)
+
+
+def _unignore(arguments: str, actions: InputActions) -> None:
+    if _one_nick(arguments, "unignore", actions):
+        actions.unignore(arguments)
+
+
+def _reply(arguments: str, actions: InputActions) -> None:
+    if arguments:
+        actions.reply(arguments)
+    else:
+        actions.complain(f"usage: {CLIENT_COMMANDS['reply'][0]}")
+
+
+def _one_nick(arguments: str, command: str, actions: InputActions) -> bool:
+    """True if `arguments` is one valid nickname; otherwise say what the command takes."""
+    if not arguments or " " in arguments:
+        actions.complain(f"usage: {CLIENT_COMMANDS[command][0]}")
+        return False
+    problem = nick_problem(arguments)
+    if problem is not None:
+        actions.complain(f"/{command} {arguments}: {problem}")
+        return False
+    return True
+
+
+_CLIENT_ONLY: dict[str, Callable[[str, InputActions], None]] = {
+    "ignore": _ignore, "unignore": _unignore, "reply": _reply,
+}
+"""The client's own commands that the server does not have, by name."""
 
 
 def _stats(line: str, actions: InputActions) -> None:
@@ -150,8 +218,8 @@ def _last_fitting_index(text: str, limit: int) -> int:
 
 def help_lines() -> list[str]:
     """The help: client commands, server commands (from the shared table), then keys."""
-    server = [(spec.usage, spec.summary) for name, spec in COMMANDS.items()
-              if name not in CLIENT_COMMANDS and name not in HIDDEN_SERVER_COMMANDS]
+    server = [(spec.usage, spec.summary) for spec in commands_of(SPOKEN_VERSION)
+              if spec.name not in CLIENT_COMMANDS and spec.name not in HIDDEN_SERVER_COMMANDS]
     server.append(("//text", "say text that starts with /"))
     sections = (("client commands:", list(CLIENT_COMMANDS.values())),
                 ("server commands:", server), ("keys:", list(KEYS)))
@@ -165,5 +233,6 @@ def help_lines() -> list[str]:
 
 def command_names() -> list[str]:
     """Every command a user may type, for Tab completion: `/clear`, `/help`, `/me`, ..."""
-    names = set(CLIENT_COMMANDS) | (set(COMMANDS) - HIDDEN_SERVER_COMMANDS)
+    spoken = {spec.name for spec in commands_of(SPOKEN_VERSION)}
+    names = set(CLIENT_COMMANDS) | (spoken - HIDDEN_SERVER_COMMANDS)
     return sorted(f"/{name}" for name in names)

@@ -4,6 +4,7 @@
     /stats o<Tab> -> /stats on, then off       (a command's word, when it takes one)
     bo<Tab>       -> bob:                      (a nickname starting the line, irssi style)
     hi bo<Tab>    -> hi bob                    (a nickname anywhere else)
+    /msg <Tab>    -> /msg carol                (the latest private correspondent first)
 
 Matching ignores case the way nicknames do (`protocol.nick_key`).
 
@@ -23,6 +24,9 @@ from prompt_toolkit.document import Document
 
 from protocol import nick_key
 
+PRIVATE_MESSAGE_COMMAND = "/msg"
+"""After it, Tab offers your latest private correspondents first."""
+
 ADDRESS_SUFFIX = ": "
 """Added after a nickname completed at the start of a line: `bob: ...` addresses bob."""
 
@@ -31,15 +35,18 @@ class ChatCompleter(Completer):
     """Completes the word before the cursor from the commands and the current users.
 
     `arguments` maps a command to the words it takes (`/stats` -> `on`, `off`): they are
-    offered for the word right after it.
+    offered for the word right after it. `get_correspondents` gives the people you last
+    exchanged private messages with, the latest first: after `/msg ` they come first.
     """
 
     def __init__(self, get_users: Callable[[], Sequence[str]], commands: Iterable[str],
-                 arguments: Mapping[str, Sequence[str]] | None = None) -> None:
+                 arguments: Mapping[str, Sequence[str]] | None = None,
+                 get_correspondents: Callable[[], Sequence[str]] = tuple) -> None:
         self._get_users = get_users
         self._commands = sorted(commands)
         self._arguments = {command.lower(): words for command, words in
                            (arguments or {}).items()}
+        self._get_correspondents = get_correspondents
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -51,9 +58,21 @@ class ChatCompleter(Completer):
             yield from _matching(word, self._commands, suffix=" ")
         elif len(before) == 1 and before[0].lower() in self._arguments:
             yield from _matching(word, self._arguments[before[0].lower()], suffix="")
+        elif len(before) == 1 and before[0].lower() == PRIVATE_MESSAGE_COMMAND:
+            yield from _matching(word, self._correspondents_first(), suffix="")
         else:
             suffix = ADDRESS_SUFFIX if starts_line else ""
             yield from _matching(word, self._get_users(), suffix=suffix)
+
+
+    def _correspondents_first(self) -> list[str]:
+        """The people in the room, those you last wrote to or heard from privately first."""
+        users = list(self._get_users())
+        in_room = {nick_key(user): user for user in users}
+        recent = [in_room[nick_key(nick)] for nick in self._get_correspondents()
+                  if nick_key(nick) in in_room]
+        recent_keys = {nick_key(nick) for nick in recent}
+        return recent + [user for user in users if nick_key(user) not in recent_keys]
 
 
 def _matching(word: str, candidates: Iterable[str], suffix: str) -> Iterator[Completion]:

@@ -6,6 +6,11 @@ Plain data and small methods, no UI and no sockets, so every rule here is tested
 bar, None until they come and again whenever the connection is down (old figures from a
 lost connection would pass for live ones).
 
+`/ignore` is the client's own: `ignored` holds the nicknames whose messages, actions and
+private messages are not shown; it follows their nickname changes. `correspondents` are
+the people you exchanged private messages with, the latest first (Tab after `/msg `
+offers them first), and `last_private_sender` the one `/reply` answers.
+
 Scrolling is counted in entries from the bottom: `scroll_offset` entries are hidden below
 the view. At 0 the pane follows new messages; above 0 it stays where the user put it, and
 new conversation lines are counted as unread until the user is back at the bottom.
@@ -17,13 +22,18 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
-from protocol import Event, Join, NickChange, Part, Users, Welcome, nick_key
+from protocol import (
+    Action, Event, Join, Message, NickChange, Part, PrivateMessage, Users, Welcome, nick_key,
+)
 
 from chat_client.figures import Figures
 from chat_client.view import CONVERSATION, Entry
 
 SCROLLBACK_LIMIT = 5000
 """Entries kept; older ones are forgotten, so memory and redraws stay bounded."""
+
+MAX_CORRESPONDENTS = 20
+"""The people remembered for Tab after `/msg ` (the latest first)."""
 
 
 class ConnectionState(Enum):
@@ -57,6 +67,9 @@ class ClientState:
     live_stats: bool = False
     live_figures: Figures | None = None
     scrollback_limit: int = SCROLLBACK_LIMIT
+    ignored: list[str] = field(default_factory=list)
+    correspondents: list[str] = field(default_factory=list)
+    last_private_sender: str | None = None
     entries: deque[Entry] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,14 +91,57 @@ class ClientState:
                 self.users = [user for user in self.users if nick_key(user) != nick_key(nick)]
             case NickChange(old, new):
                 self._rename(old, new)
+            case PrivateMessage(sender, recipient, _):
+                self._corresponded(sender, recipient)
 
     def _has_user(self, nick: str) -> bool:
         return any(nick_key(user) == nick_key(nick) for user in self.users)
 
     def _rename(self, old: str, new: str) -> None:
-        self.users = [new if nick_key(user) == nick_key(old) else user for user in self.users]
+        self.users = _renamed(self.users, old, new)
+        self.ignored = _renamed(self.ignored, old, new)  # the person stays ignored
+        self.correspondents = _renamed(self.correspondents, old, new)
+        if self.last_private_sender is not None and \
+                nick_key(self.last_private_sender) == nick_key(old):
+            self.last_private_sender = new
         if nick_key(old) == nick_key(self.nick):
             self.nick = new
+
+    def _corresponded(self, sender: str, recipient: str) -> None:
+        """Note a private message: the other person becomes the latest correspondent."""
+        if nick_key(sender) == nick_key(self.nick):
+            other = recipient
+        else:
+            other = self.last_private_sender = sender
+        self.correspondents = [other] + _without(self.correspondents, other)
+        del self.correspondents[MAX_CORRESPONDENTS:]
+
+    # /ignore
+
+    def is_ignored(self, nick: str) -> bool:
+        """True if `nick` (in any spelling) is ignored."""
+        return any(nick_key(ignored) == nick_key(nick) for ignored in self.ignored)
+
+    def ignore(self, nick: str) -> bool:
+        """Hide what `nick` says from now on; False if already ignored."""
+        if self.is_ignored(nick):
+            return False
+        self.ignored.append(nick)
+        return True
+
+    def unignore(self, nick: str) -> bool:
+        """Show what `nick` says again; False if `nick` was not ignored."""
+        if not self.is_ignored(nick):
+            return False
+        self.ignored = _without(self.ignored, nick)
+        return True
+
+    def hides(self, event: Event) -> bool:
+        """True if `event` is a message, action or private message from an ignored person."""
+        match event:
+            case Message(nick, _) | Action(nick, _) | PrivateMessage(nick, _, _):
+                return self.is_ignored(nick) and nick_key(nick) != nick_key(self.nick)
+        return False
 
     def set_connection(self, connection: ConnectionState, detail: str = "") -> None:
         """Record a change of connection state; while down, no users or figures are known."""
@@ -132,3 +188,11 @@ class ClientState:
         """Jump to the newest entry and follow new messages again."""
         self.scroll_offset = 0
         self.unread = 0
+
+
+def _renamed(nicks: list[str], old: str, new: str) -> list[str]:
+    return [new if nick_key(nick) == nick_key(old) else nick for nick in nicks]
+
+
+def _without(nicks: list[str], unwanted: str) -> list[str]:
+    return [nick for nick in nicks if nick_key(nick) != nick_key(unwanted)]

@@ -332,3 +332,57 @@ def test_a_sigint_quits_like_ctrl_c(server: ServerProcess) -> None:
         run(scenario)
     finally:
         close_all([bob])
+
+
+def test_ignore_hides_a_person_until_unignore_and_lists_who_is_ignored(
+        server: ServerProcess) -> None:
+    bob, carol = machine_client(server.port, "bob"), machine_client(server.port, "carol")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type("/ignore bob" + ENTER)
+                await alice.wait_for_pane("ignoring bob: their messages")
+                bob.send_line("/msg alice psst", "hello alice", "/me waves at alice")
+                # Once carol has seen bob's last line, the server has sent alice all three,
+                # before carol's own line.
+                await in_thread(carol.read_until, "ACTION bob waves at alice")
+                carol.send_line("carol here")
+                await alice.wait_for_pane("<carol> carol here")
+                assert not any("hello alice" in line or "waves" in line or "psst" in line
+                               for line in alice.scrollback)
+                assert alice.output.bells == 0  # nor did the mention or message ring
+                alice.type("/ignore" + ENTER)
+                await alice.wait_for_pane("-!- ignoring bob")
+                alice.type("/unignore BOB" + ENTER)
+                await alice.wait_for_pane("no longer ignoring BOB")
+                bob.send_line("back in view")
+                await alice.wait_for_pane("<bob> back in view")
+        run(scenario)
+    finally:
+        close_all([bob, carol])
+
+
+def test_reply_answers_the_last_private_message_and_tab_offers_its_sender_first(
+        server: ServerProcess) -> None:
+    bob, carol = machine_client(server.port, "bob"), machine_client(server.port, "carol")
+    try:
+        async def scenario() -> None:
+            async with running_client(server.port, "alice") as alice:
+                await alice.wait_until_joined()
+                alice.type("/reply anyone?" + ENTER)
+                await alice.wait_for_pane("nothing to /reply to")
+                bob.send_line("/msg alice first")
+                await alice.wait_for_pane("*bob* first")
+                carol.send_line("/msg alice lunch?")
+                await alice.wait_for_pane("*carol* lunch?")
+                alice.type("/reply yes, at noon" + ENTER)
+                await alice.wait_for_pane("-> *carol* yes, at noon")
+                alice.type("/msg " + TAB)
+                await wait_until(lambda: alice.input_text == "/msg carol", "carol first")
+                alice.type(TAB)
+                await wait_until(lambda: alice.input_text == "/msg bob", "then bob")
+        run(scenario)
+        assert carol.read_until("PRIVMSG alice")[-1] == "PRIVMSG alice carol yes, at noon"
+    finally:
+        close_all([bob, carol])

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from protocol import COMMANDS, MAX_LINE_BYTES
+from protocol import MAX_LINE_BYTES, commands_of
 
 from chat_client.commands import (
-    CLIENT_COMMANDS, command_names, handle_line, handle_typed_text, help_lines, split_message,
+    CLIENT_COMMANDS, SPOKEN_VERSION, command_names, handle_line, handle_typed_text, help_lines,
+    split_message,
 )
+
+SPOKEN = {spec.name: spec for spec in commands_of(SPOKEN_VERSION)}
 
 
 class RecordingActions:
@@ -31,6 +34,15 @@ class RecordingActions:
 
     def complain(self, text: str) -> None:
         self.done.append(("complain", text))
+
+    def ignore(self, nick: str | None) -> None:
+        self.done.append(("ignore", nick or ""))
+
+    def unignore(self, nick: str) -> None:
+        self.done.append(("unignore", nick))
+
+    def reply(self, text: str) -> None:
+        self.done.append(("reply", text))
 
 
 def actions_for(text: str) -> list[tuple[str, str]]:
@@ -55,6 +67,17 @@ def actions_for(text: str) -> list[tuple[str, str]]:
     ("/msg bob", [("complain", "usage: /msg NICK TEXT")]),
     ("/hello x 1", [("complain", "the client has already said /hello; it speaks machine events")]),
     ("   ", []),
+    ("/ignore bob", [("ignore", "bob")]),
+    ("/IGNORE  bob ", [("ignore", "bob")]),
+    ("/ignore", [("ignore", "")]),
+    ("/ignore bob carol", [("complain", "usage: /ignore [NICK]")]),
+    ("/ignore b@d", [("complain", "/ignore b@d: '@' is not allowed: use letters, digits, "
+                                "'_' and '-'")]),
+    ("/unignore bob", [("unignore", "bob")]),
+    ("/unignore", [("complain", "usage: /unignore NICK")]),
+    ("/reply see you at 3", [("reply", "see you at 3")]),
+    ("/reply", [("complain", "usage: /reply TEXT")]),
+    ("//ignore me", [("send", "//ignore me")]),  # said, not a command
 ])
 def test_typed_lines_go_to_the_right_place(typed: str, done: list[tuple[str, str]]) -> None:
     assert actions_for(typed) == done
@@ -95,8 +118,9 @@ def test_help_lists_client_commands_server_commands_and_keys() -> None:
     text = "\n".join(help_lines())
     for usage, _ in CLIENT_COMMANDS.values():
         assert usage in text
-    for name, spec in COMMANDS.items():
+    for name, spec in SPOKEN.items():
         assert (spec.usage in text) == (name != "hello")
+    assert "/join" not in text  # a newer protocol's command: this client does not speak it
     for key in ("PageUp", "Tab", "Ctrl-C", "Up / Down"):
         assert key in text
 
@@ -105,4 +129,5 @@ def test_command_names_for_completion_come_from_the_shared_table() -> None:
     names = command_names()
     assert names == sorted(names) and "/hello" not in names
     assert {"/clear", "/help", "/me", "/msg", "/nick", "/ping", "/quit", "/who"} <= set(names)
-    assert set(names) == {f"/{name}" for name in [*COMMANDS, *CLIENT_COMMANDS]} - {"/hello"}
+    assert set(names) == {f"/{name}" for name in [*SPOKEN, *CLIENT_COMMANDS]} - {"/hello"}
+    assert {"/ignore", "/unignore", "/reply"} <= set(names)

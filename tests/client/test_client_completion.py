@@ -74,3 +74,24 @@ def test_completion_keeps_the_text_after_the_cursor() -> None:
     buffer.document = Document("ca and bob", 2)
     tab.complete(buffer)
     assert buffer.text == "carol:  and bob" and buffer.cursor_position == len("carol: ")
+
+
+def test_after_msg_the_latest_correspondents_in_the_room_come_first() -> None:
+    users = ["bob", "carol", "dave", "erin"]
+    completer = ChatCompleter(lambda: users, command_names(),
+                              get_correspondents=lambda: ["dave", "zed", "Bob"])
+    document = Document("/msg ", 5)
+    offered = [c.text for c in completer.get_completions(
+        document, CompleteEvent(completion_requested=True))]
+    assert offered == ["dave", "bob", "carol", "erin"]  # zed left the room: not offered
+
+
+def test_tab_after_msg_puts_in_the_latest_correspondent() -> None:
+    completer = ChatCompleter(lambda: ["bob", "carol"], command_names(),
+                              get_correspondents=lambda: ["carol"])
+    cycler, buffer = TabCycler(completer), Buffer()
+    buffer.insert_text("/msg ")
+    cycler.complete(buffer)
+    assert buffer.text == "/msg carol"
+    cycler.complete(buffer)
+    assert buffer.text == "/msg bob"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from protocol import Join, Message, NickChange, Part, Users, Welcome
+from protocol import Action, Join, Message, NickChange, Part, PrivateMessage, Users, Welcome
 
 from chat_client.state import ClientState, ConnectionState
 from chat_client.view import render_event
@@ -106,3 +106,38 @@ def test_clear_forgets_the_scrollback_and_follows_again() -> None:
     state.add_entry(message())
     state.clear()
     assert not state.entries and state.following and state.unread == 0
+
+
+def test_ignoring_hides_messages_actions_and_private_messages_of_that_person_only() -> None:
+    state = joined_state()
+    assert state.ignore("Bob") and not state.ignore("bob")  # any spelling, once
+    assert state.ignored == ["Bob"] and state.is_ignored("BOB")
+    for event in (Message("bob", "hi"), Action("bob", "waves"),
+                  PrivateMessage("bob", "alice", "psst")):
+        assert state.hides(event)
+    assert not state.hides(Message("carol", "hi"))
+    assert not state.hides(Join("bob")) and not state.hides(Part("bob", "quit"))
+    assert state.unignore("bob") and not state.unignore("bob")
+    assert not state.hides(Message("bob", "hi")) and state.ignored == []
+
+
+def test_an_ignored_person_stays_ignored_under_a_new_nickname() -> None:
+    state = joined_state()
+    state.ignore("bob")
+    state.apply_event(NickChange("bob", "robert"))
+    assert state.ignored == ["robert"] and state.hides(Message("robert", "it's me"))
+    assert not state.hides(Message("bob", "a newcomer with the old name"))
+
+
+def test_private_messages_keep_the_latest_correspondent_first_and_whom_to_reply_to() -> None:
+    state = joined_state()
+    assert state.last_private_sender is None and state.correspondents == []
+    state.apply_event(PrivateMessage("bob", "alice", "psst"))
+    state.apply_event(PrivateMessage("carol", "alice", "lunch?"))
+    assert state.last_private_sender == "carol"
+    assert state.correspondents == ["carol", "bob"]
+    state.apply_event(PrivateMessage("alice", "bob", "yes?"))  # one you sent
+    assert state.correspondents == ["bob", "carol"] and state.last_private_sender == "carol"
+    state.apply_event(NickChange("carol", "caroline"))
+    assert state.last_private_sender == "caroline"
+    assert state.correspondents == ["bob", "caroline"]
