@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from chat_server.cli import build_parser
-from chat_server.trace import _WAITING_FOR, _WHY_READY
+from chat_server.trace import _COLOURS, _WAITING_FOR, _WHY_READY
 from chat_testing import LineClient, close_all, machine_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,6 +279,12 @@ def test_trace_excerpts_use_the_tracers_own_words() -> None:
             assert template and re.fullmatch(pattern, detail), line
         elif verb == "done":
             assert detail == "finished", line
+
+
+def test_the_trace_words_table_explains_every_word_the_tracer_prints() -> None:
+    table = _section(HOW_IT_WORKS.read_text(encoding="utf-8"), "Step 9:")
+    explained = set(re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE))
+    assert explained == set(_COLOURS), "the words the tracer prints (each has its colour)"
 
 
 def _normalised(lines: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str]]:
