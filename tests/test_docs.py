@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -36,6 +37,7 @@ from chat_testing import LineClient, close_all, machine_client
 ROOT = Path(__file__).resolve().parent.parent
 HOW_IT_WORKS = ROOT / "docs" / "how-it-works.md"
 README = ROOT / "README.md"
+CI_SCRIPT = ROOT / ".ci" / "run"
 
 _FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _REFERENCE = re.compile(r"`([\w./-]+\.py)(?::([A-Za-z_][\w.]*))?`")
@@ -418,6 +420,48 @@ def test_what_the_documents_say_of_the_clients_stats_switch_is_so() -> None:
     for text in (HOW_IT_WORKS.read_text(encoding="utf-8"), README.read_text(encoding="utf-8")):
         if "`/stats on`" in text:
             assert "on" in CLIENT_COMMANDS["stats"][0], "chat-client has no /stats on"
+
+
+# The test command: the README's, CI's, and what it runs
+
+def _readme_test_command() -> str:
+    section = _section(README.read_text(encoding="utf-8"), "Two commands")
+    commands = [line for block in _code_blocks(section, "sh") for line in block.splitlines()
+                if " pytest" in line]
+    assert len(commands) == 1, f"the README's test command is not one line: {commands}"
+    return commands[0]
+
+
+def test_ci_runs_exactly_the_test_command_the_readme_gives() -> None:
+    script = [line for line in CI_SCRIPT.read_text(encoding="utf-8").splitlines()
+              if not line.lstrip().startswith("#")]
+    assert any(line.startswith(_readme_test_command()) for line in script), \
+        ".ci/run does not run the README's test command"
+
+
+def _collected(*args: str) -> set[str]:
+    """The test ids `pytest ARGS` would run from the slow-test modules (collected only)."""
+    modules = ["tests/server/test_soak.py", "tests/server/test_fuzz.py",
+               "tests/server/test_memory.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         *args, *modules], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {line.split("::", 1)[1] for line in result.stdout.splitlines() if "::" in line}
+
+
+@pytest.mark.timeout(120)
+def test_the_readme_test_command_runs_everything_and_a_bare_pytest_is_the_fast_run() -> None:
+    long_runs = {"test_churn_soak_leaves_one_transcript_and_no_leaks",  # soak
+                 "test_fuzz_without_flood_control", "test_fuzz_with_flood_control",  # fuzz
+                 "test_memory_per_idle_connection_with_two_thousand"}  # slow
+    readme_arguments = shlex.split(_readme_test_command().split(" -m pytest", 1)[1])
+    everything = _collected(*readme_arguments)
+    fast = _collected()
+    assert long_runs <= everything
+    assert not long_runs & fast
+    assert "test_plans_are_reproducible_from_the_seed" in fast  # the quick ones still run
+    assert fast < everything
 
 
 def test_the_readme_points_a_class_at_the_walk_through() -> None:

@@ -7,7 +7,7 @@ escape sequences, bidi controls, telnet negotiation, commands with odd arguments
 nickname spoofs, friendly chat), how they are split into writes and paced, whether it
 reads, and how it leaves (close, reset, half-close, /quit, or staying to the end). Network
 timing is not seeded: a failing seed replays the same plans, not the same interleaving.
-To try other seeds: `CHAT_FUZZ_SEED=123 pytest tests/server/test_fuzz.py`.
+To try other seeds: `CHAT_FUZZ_SEED=123 pytest -m fuzz tests/server/test_fuzz.py`.
 
 Throughout, four machine clients say numbered lines and one person (no /hello) listens.
 Hostile connections may join and chat too: they are part of the room, so their events
@@ -554,6 +554,7 @@ def test_plans_are_reproducible_from_the_seed() -> None:
     assert first == again
 
 
+@pytest.mark.fuzz
 @pytest.mark.timeout(120)
 def test_fuzz_without_flood_control(server_factory) -> None:
     server = server_factory("--flood", "off")
@@ -561,6 +562,7 @@ def test_fuzz_without_flood_control(server_factory) -> None:
                               say_every=0.05), min_fins_confirmed=6)
 
 
+@pytest.mark.fuzz
 @pytest.mark.timeout(120)
 def test_fuzz_with_flood_control(server_factory) -> None:
     # The default flood control: hostile readers sleep; well-behaved clients stay under it.
