@@ -464,6 +464,38 @@ def test_the_readme_test_command_runs_everything_and_a_bare_pytest_is_the_fast_r
     assert fast < everything
 
 
+_ACTIVATE = ". .venv/bin/activate"
+_FROM_THE_ENVIRONMENT = re.compile(r"(?:chat-server|chat-client|python|pytest)(?: |$)")
+
+
+def _commands_with_positions(markdown: str) -> Iterator[tuple[int, str]]:
+    """(offset, command) for each shell line, and each inline code with an argument."""
+    for block in _FENCE.finditer(markdown):
+        if block.group(1) == "sh":
+            for line in block.group(2).splitlines():
+                yield block.start(2), line
+    prose_only = _FENCE.sub(lambda block: " " * len(block.group(0)), markdown)
+    for code in re.finditer(r"`([^`\n]+ [^`\n]*)`", prose_only):
+        yield code.start(), code.group(1)
+
+
+@pytest.mark.parametrize("document", [README, HOW_IT_WORKS],
+                         ids=lambda path: str(path.relative_to(ROOT)))
+def test_commands_from_the_environment_come_after_saying_how_to_activate_it(
+    document: Path
+) -> None:
+    """`chat-server`, `chat-client`, `python` and `pytest` are the project's only in an
+    active environment (the README's two commands do not put them on the PATH)."""
+    text = document.read_text(encoding="utf-8")
+    activate = text.find(_ACTIVATE)
+    bare = sorted((offset, command) for offset, command in _commands_with_positions(text)
+                  if _FROM_THE_ENVIRONMENT.match(command))
+    assert bare, f"{document.name}: no command found to check"
+    assert 0 <= activate < bare[0][0], (
+        f"{document.name} says to type {bare[0][1]!r} before it says how to activate "
+        f"the environment ({_ACTIVATE})")
+
+
 def test_the_readme_points_a_class_at_the_walk_through() -> None:
     demo = _section(README.read_text(encoding="utf-8"), "Thirty-second classroom demo")
     assert "(docs/how-it-works.md)" in demo
