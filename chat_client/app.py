@@ -252,9 +252,10 @@ class ChatClient:
 
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
         """Show the connection's state in the status bar (and joins in the pane)."""
+        was_up = self.state.connection.is_up
         self.state.set_connection(state, detail)
         self.live_stats.connection_changed(state.is_up)
-        if state is ConnectionState.RECONNECTED:
+        if state is ConnectionState.RECONNECTED and not was_up:  # not a stall that ended
             self._add_notice(f"reconnected: back in the room as {self.connection.nick}")
         self.application.invalidate()
 

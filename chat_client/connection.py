@@ -3,10 +3,18 @@
     connect -> /hello -> (ignore the greeting for people) HELLO -> /nick -> WELCOME ...
        ^                                                                        |
        +--- wait 0.5s, 1s, 2s, 4s, 5s, 5s ... <--- lost (closed, reset, silent) -+
+       +--- wait 30s, 60s, 120s, 120s ...      <--- refused (ERROR + BYE before HELLO)
 
 The connection never blocks the loop: reads and connects are awaited, writes go to the
 transport's buffer, and a server that falls silent is pinged, then given up on, so a dead
-link shows up in the status bar instead of a frozen "connected".
+link shows up in the status bar instead of a frozen "connected". The status bar always
+says what is happening: `no answer from the server for 30s; checking...` while a ping is
+out, a countdown to the next try, `waiting for the server to answer` once a connection is
+open but the server has not yet said HELLO (a frozen server's kernel still accepts).
+
+A server that turns the client away (the room is full, too many connections from one
+address, a ban) says why before any HELLO, in machine form: `ERROR SERVER_FULL ...`, then
+`BYE server full`. That reason is shown, and the next try waits longer and says so.
 
 It reports through a `ConnectionListener` and knows nothing about the screen. Bytes are
 split by `protocol.LineFramer` and decoded by `protocol.decode_event`: no parser here.
@@ -15,16 +23,17 @@ split by `protocol.LineFramer` and decoded by `protocol.decode_event`: no parser
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from protocol import (
-    Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent, NickChange, Pong,
-    UnknownEvent, Welcome, decode_event, nick_key,
+    Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent, NickChange, PartReason,
+    Pong, UnknownEvent, Welcome, decode_event, nick_key,
 )
 from protocol.framing import Line
 
@@ -51,6 +60,9 @@ class ConnectionSettings:
     keepalive_interval: float = 30.0  # silence before the client pings the server
     keepalive_timeout: float = 15.0  # silence after that ping before the link counts as lost
     quit_timeout: float = 1.0  # how long `/quit` waits for the server's goodbye
+    greeting_timeout: float = 10.0  # connected, but no HELLO by then: try again
+    first_refused_delay: float = 30.0  # the server turned us away: wait this long first
+    max_refused_delay: float = 120.0  # ... doubling up to this
     stats_interval: float = 2.0  # `/stats on`: how often the live count asks the server
 
 
@@ -65,6 +77,19 @@ class ConnectionListener(Protocol):
 
     def notice(self, text: str, error: bool = False) -> None:
         """Something the connection itself has to say (`nickname alice is taken ...`)."""
+
+
+def refusal_phrase(reason: str) -> str:
+    """A BYE reason given before HELLO, as the status bar says it (`the room is full`)."""
+    return _REFUSALS.get(reason, reason)
+
+
+_REFUSALS = {PartReason.SERVER_FULL: "the room is full"}
+
+
+def describe_wait(seconds: float) -> str:
+    """`5s`, `0.4s`: a wait as the status bar counts it down (whole seconds from 1 s)."""
+    return f"{math.ceil(seconds)}s" if seconds >= 1 else f"{round(seconds, 1):g}s"
 
 
 def retry_delays(first: float, cap: float) -> Iterator[float]:
@@ -97,6 +122,12 @@ class Connection:
         self._variants: Iterator[str] | None = None  # the variants left to try
         self._base_nick = nick  # the nickname the variants are made from
         self._goodbye: str | None = None  # the BYE reason, if the server gave one
+        self._error_before_hello: str | None = None  # the text of a refusal's ERROR
+        self._refused = False  # this session ended with a BYE before HELLO
+        self._last_refusal = ""  # the refusal last told in the pane, so it is told once
+        self._no_greeting = False  # connected, but no HELLO within the greeting timeout
+        self._stalled = False  # a keepalive ping is out and unanswered
+        self._joined_state = ConnectionState.CONNECTED  # or RECONNECTED, for this session
         self._quitting = False
         self._session_over = asyncio.Event()
         self._last_heard = 0.0  # time.monotonic() of the last bytes from the server
@@ -112,13 +143,17 @@ class Connection:
 
     async def run(self) -> None:
         """Stay connected until `quit()`: connect, read, and after a loss try again."""
-        delays = self._fresh_delays()
+        delays, refused_delays = self._fresh_delays(), self._fresh_refused_delays()
         failures = 0  # attempts in a row that never got into the room
         while not self._quitting:
             self._joined = False
             reason = await self._connect_once()
             if self._quitting:
                 break
+            if self._refused:
+                await self._wait_after_refusal(reason, next(refused_delays))
+                continue
+            refused_delays = self._fresh_refused_delays()
             if self._joined:  # it worked for a while: report the loss, back off from scratch
                 delays, failures = self._fresh_delays(), 0
                 self._listener.connection_changed(ConnectionState.LOST, f"({reason})")
@@ -133,6 +168,10 @@ class Connection:
 
     def _fresh_delays(self) -> Iterator[float]:
         return retry_delays(self._settings.first_retry_delay, self._settings.max_retry_delay)
+
+    def _fresh_refused_delays(self) -> Iterator[float]:
+        return retry_delays(self._settings.first_refused_delay,
+                            self._settings.max_refused_delay)
 
     def send_line(self, line: str) -> bool:
         """Send one line to the server; False if there is no connection to send it on."""
@@ -161,30 +200,46 @@ class Connection:
         except (OSError, asyncio.TimeoutError) as error:
             return describe_error(error)
         self._session_over.clear()
-        keepalive = asyncio.ensure_future(self._keep_alive(writer))
+        self._report_waiting_for_greeting()
+        watchdogs = [asyncio.ensure_future(self._keep_alive(writer)),
+                     asyncio.ensure_future(self._expect_greeting(writer))]
         try:
             return await self._session(reader, writer)
         except OSError as error:
             return describe_error(error)
         finally:
-            keepalive.cancel()
+            for watchdog in watchdogs:
+                watchdog.cancel()
             self._end_session(writer)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         self._writer, self._ready, self._goodbye = writer, False, None
-        self._went_silent = False
+        self._went_silent = self._no_greeting = self._stalled = self._refused = False
+        self._error_before_hello = None
         self._write(f"/hello {CLIENT_NAME} {__version__}")
         framer = LineFramer(max_line_bytes=MAX_SERVER_LINE_BYTES)
         while data := await reader.read(_READ_SIZE):
-            self._last_heard = time.monotonic()
+            self._heard_from_server()
             for item in framer.feed(data):
                 if isinstance(item, Line):  # an overlong or undecodable line is skipped
                     self._handle_line(item.text)
+        return self._why_it_ended()
+
+    def _why_it_ended(self) -> str:
         if self._went_silent:
             return "the server stopped answering"
+        if self._no_greeting:
+            return "connected, but the server does not answer"
         if self._goodbye is not None:
+            self._refused = not self._ready
             return self._goodbye
         return "the server closed the connection"
+
+    def _heard_from_server(self) -> None:
+        self._last_heard = time.monotonic()
+        if self._stalled:  # the server answers again: say so at once
+            self._stalled = False
+            self._report_in_room()
 
     def _end_session(self, writer: asyncio.StreamWriter) -> None:
         self._writer, self._ready = None, False
@@ -205,11 +260,22 @@ class Connection:
                 continue
             pinged_at = time.monotonic()
             self._write(f"/ping {KEEPALIVE_TOKEN}")
+            if self._joined:
+                self._stalled = True
+                self._listener.connection_changed(
+                    ConnectionState.STALLED, f"for {describe_wait(quiet_for)}; checking...")
             await asyncio.sleep(self._settings.keepalive_timeout)
             if self._last_heard < pinged_at:
                 self._went_silent = True
                 writer.close()
                 return
+
+    async def _expect_greeting(self, writer: asyncio.StreamWriter) -> None:
+        """Give up on a connection that never says HELLO (a frozen server still accepts)."""
+        await asyncio.sleep(self._settings.greeting_timeout)
+        if not self._ready:
+            self._no_greeting = True
+            writer.close()
 
     # What the server says
 
@@ -222,15 +288,23 @@ class Connection:
                                       error=True)
             return
         if not self._ready:
-            # Before HELLO the server talks to people (its greeting): not for us.
-            if isinstance(event, Hello):
-                self._start_joining(event)
+            self._before_hello(event)
             return
         if isinstance(event, UnknownEvent) or self._handled_here(event):
             return  # unknown events are ignored, so servers can add new ones
         self._listener.event_received(event)
         if isinstance(event, Welcome):  # after the WELCOME itself is shown
             self._report_joined()
+
+    def _before_hello(self, event: Event) -> None:
+        """Before HELLO the server talks to people (its greeting), except to refuse us."""
+        match event:
+            case Hello():
+                self._start_joining(event)
+            case Error(_, text):  # shown only if a BYE and the end follow: a refusal
+                self._error_before_hello = text
+            case Bye(reason):
+                self._goodbye = reason
 
     def _start_joining(self, hello: Hello) -> None:
         self._ready = True
@@ -261,9 +335,14 @@ class Connection:
         self._joined, self._joining, self._variants = True, False, None
 
     def _report_joined(self) -> None:
-        state = ConnectionState.RECONNECTED if self._ever_joined else ConnectionState.CONNECTED
+        self._joined_state = (ConnectionState.RECONNECTED if self._ever_joined
+                              else ConnectionState.CONNECTED)
         self._ever_joined = True
-        self._listener.connection_changed(state, "")
+        self._report_in_room()
+
+    def _report_in_room(self) -> None:
+        """Connected or reconnected: what this session said when it joined."""
+        self._listener.connection_changed(self._joined_state, "")
 
     def _try_next_nick(self) -> bool:
         """The nickname is taken: try the next variant; False when there are none left."""
@@ -282,17 +361,39 @@ class Connection:
 
     # Reporting
 
+    def _trying_state(self) -> ConnectionState:
+        return ConnectionState.RECONNECTING if self._ever_joined else ConnectionState.CONNECTING
+
     def _report_attempt(self) -> None:
-        if self._ever_joined:
-            self._listener.connection_changed(ConnectionState.RECONNECTING, "now")
-        else:
-            self._listener.connection_changed(ConnectionState.CONNECTING, "")
+        self._listener.connection_changed(self._trying_state(), f"to {self.address}...")
+
+    def _report_waiting_for_greeting(self) -> None:
+        self._listener.connection_changed(self._trying_state(),
+                                          "(waiting for the server to answer...)")
 
     async def _wait_before_retry(self, reason: str, delay: float) -> None:
-        state = (ConnectionState.RECONNECTING if self._ever_joined
-                 else ConnectionState.CONNECTING)
-        self._listener.connection_changed(state, f"in {delay:g}s ({reason})")
-        await asyncio.sleep(delay)
+        state = self._trying_state()
+        await self._count_down(delay, lambda left: (state, f"in {left} ({reason})"))
+
+    async def _wait_after_refusal(self, reason: str, delay: float) -> None:
+        """Say once why the server turned us away, then count down to the next try."""
+        told = self._error_before_hello or reason
+        if told != self._last_refusal:
+            self._last_refusal = told
+            self._listener.notice(f"the server turned you away: {told}; trying again in "
+                                  f"{describe_wait(delay)}", error=True)
+        phrase = refusal_phrase(reason)
+        await self._count_down(delay, lambda left: (
+            ConnectionState.REFUSED, f"{phrase}; trying again in {left}"))
+
+    async def _count_down(self, delay: float,
+                          describe: Callable[[str], tuple[ConnectionState, str]]) -> None:
+        """Wait `delay` seconds, showing the time left in the status bar as it goes down."""
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            self._listener.connection_changed(*describe(describe_wait(left)))
+            # Wake when the whole seconds shown change (5s, 4s, ...), or at the end.
+            await asyncio.sleep(left - (math.ceil(left) - 1) if left > 1 else left)
 
     def _write(self, line: str) -> None:
         if self._writer is not None and not self._writer.is_closing():

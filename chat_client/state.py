@@ -41,14 +41,22 @@ class ConnectionState(Enum):
 
     CONNECTING = "connecting"
     CONNECTED = "connected"
+    STALLED = "no answer from the server"  # in the room, but the server has gone quiet
     LOST = "connection lost"
     RECONNECTING = "reconnecting"
+    REFUSED = "refused:"  # the server turned us away (`refused: the room is full; ...`)
     RECONNECTED = "reconnected"
     CLOSED = "closed"
 
     @property
     def is_up(self) -> bool:
-        """True when the client is in the room and can talk."""
+        """True when the client is in the room and can talk (even to a quiet server)."""
+        return self in (ConnectionState.CONNECTED, ConnectionState.RECONNECTED,
+                        ConnectionState.STALLED)
+
+    @property
+    def is_healthy(self) -> bool:
+        """True when the client is in the room and the server answers."""
         return self in (ConnectionState.CONNECTED, ConnectionState.RECONNECTED)
 
 

@@ -323,7 +323,7 @@ def _status(state: ClientState, *, address: bool, users: bool,
         count = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
     return [
         ("class:status", f" [{where}] {clean(state.nick) or '-'} | {count}"),
-        ("class:status.connected" if state.connection.is_up else "class:status.trouble",
+        ("class:status.connected" if state.connection.is_healthy else "class:status.trouble",
          connection),
         *_status_end(state, live),
     ]

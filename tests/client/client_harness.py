@@ -23,6 +23,7 @@ from prompt_toolkit.output import DummyOutput
 
 from chat_client.app import ChatClient, create_app
 from chat_client.connection import ConnectionSettings
+from chat_client.state import ConnectionState
 
 WAIT = 10.0
 T = TypeVar("T")
@@ -124,6 +125,17 @@ class RunningClient:
         except AssertionError as timed_out:
             raise AssertionError(f"{timed_out}; the screen:\n" + "\n".join(self.screen))
         return self.screen
+
+    def record_statuses(self) -> list[str]:
+        """Every connection state the client shows from now on, worded as the status bar does."""
+        shown: list[str] = []
+        changed = self.client.connection_changed
+
+        def record(state: ConnectionState, detail: str) -> None:
+            shown.append(f"{state.value} {detail}".strip())
+            changed(state, detail)
+        self.client.connection_changed = record  # type: ignore[method-assign]
+        return shown
 
     @property
     def input_text(self) -> str:

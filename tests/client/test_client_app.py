@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 
 from chat_testing import LineClient, ServerProcess, close_all, machine_client
 from client_harness import (
-    CTRL_C, CTRL_D, DOWN, ENTER, PAGE_DOWN, PAGE_UP, TAB, UP, in_thread, paste, run,
+    CTRL_C, CTRL_D, DOWN, ENTER, FAST, PAGE_DOWN, PAGE_UP, TAB, UP, in_thread, paste, run,
     running_client, wait_until,
 )
 
@@ -386,3 +387,75 @@ def test_reply_answers_the_last_private_message_and_tab_offers_its_sender_first(
         assert carol.read_until("PRIVMSG alice")[-1] == "PRIVMSG alice carol yes, at noon"
     finally:
         close_all([bob, carol])
+
+
+REFUSED_SOON = replace(FAST, first_refused_delay=0.3, max_refused_delay=0.3)
+"""A refusal waits 0.3 s here, not 30 s, so the test sees the client come in later."""
+
+
+def test_a_full_room_says_so_and_the_client_retries_with_a_longer_wait(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory("--flood", "off", "--max-clients", "1")
+    bob = machine_client(server.port, "bob")
+
+    async def scenario() -> None:
+        async with running_client(server.port, "alice", settings=REFUSED_SOON) as alice:
+            await alice.wait_for_pane("the server turned you away: the room is full")
+            await wait_until(lambda: "refused: the room is full; trying again in 0.3s"
+                             in alice.status, "the refusal in the status bar")
+            assert "the server closed the connection" not in alice.pane
+            shown = alice.record_statuses()
+            await wait_until(lambda: shown.count(
+                "refused: the room is full; trying again in 0.3s") >= 3, "three more refusals")
+            told = [line for line in alice.scrollback if "turned you away" in line]
+            assert len(told) == 1  # said once, not at every try
+            assert told[0].endswith("the room is full (1 connections); try again later; "
+                                    "trying again in 0.3s")
+            bob.close()  # a seat comes free: the next try gets in
+            await alice.wait_until_joined()
+            assert alice.client.state.nick == "alice"
+    try:
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_too_many_connections_from_one_address_is_shown_as_the_server_says_it(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory("--flood", "off", "--max-per-address", "1")
+    bob = machine_client(server.port, "bob")
+
+    async def scenario() -> None:
+        async with running_client(server.port, "alice", settings=REFUSED_SOON) as alice:
+            await alice.wait_for_pane("the server turned you away: too many connections from")
+            await wait_until(lambda: "refused: too many connections from your address; "
+                             "trying again in" in alice.status, "the refusal in the status bar")
+    try:
+        run(scenario)
+    finally:
+        close_all([bob])
+
+
+def test_a_frozen_server_is_reported_as_it_is_and_rejoined_when_it_thaws(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory("--flood", "off")
+    quick = replace(FAST, keepalive_interval=0.5, keepalive_timeout=0.5, greeting_timeout=0.5)
+
+    async def scenario() -> None:
+        async with running_client(server.port, "alice", settings=quick) as alice:
+            await alice.wait_until_joined()
+            shown = alice.record_statuses()
+            server.signal(signal.SIGSTOP)  # frozen: its kernel still accepts connections
+            try:
+                await wait_until(lambda: any("waiting for the server to answer" in text
+                                             for text in shown[1:]), "a try at the frozen server")
+            finally:
+                server.signal(signal.SIGCONT)
+            await wait_until(lambda: alice.client.state.connection is
+                             ConnectionState.RECONNECTED, "back in the room", timeout=15)
+            assert shown[0].startswith("no answer from the server for ")
+            assert shown[0].endswith("s; checking...")
+            assert shown[1] == "connection lost (the server stopped answering)"
+            assert shown[2].startswith("reconnecting in ")
+            assert "reconnecting now" not in shown
+    run(scenario)

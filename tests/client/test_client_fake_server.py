@@ -9,6 +9,7 @@ malformed lines, a server that goes silent, one that never answers, one that is 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -139,7 +140,7 @@ def test_bye_reasons_are_shown_and_the_client_comes_back() -> None:
     run(scenario)
 
 
-def test_a_silent_server_is_pinged_then_given_up_on() -> None:
+def test_a_silent_server_is_pinged_then_given_up_on_and_the_status_says_so() -> None:
     settings = ConnectionSettings(first_retry_delay=0.1, keepalive_interval=0.3,
                                   keepalive_timeout=0.3)
 
@@ -148,16 +149,46 @@ def test_a_silent_server_is_pinged_then_given_up_on() -> None:
                 running_client(server.port, "alice", settings=settings) as alice:
             reader, writer = await server.next_connection()
             await handshake(reader, writer)
+            await alice.wait_until_joined()
+            shown = alice.record_statuses()
             assert await read_line(reader) == f"/ping {KEEPALIVE_TOKEN}"
-            send(writer, f"PONG {KEEPALIVE_TOKEN}")  # answered: still connected
-            assert await read_line(reader) == f"/ping {KEEPALIVE_TOKEN}"
-            assert alice.client.state.connection is ConnectionState.CONNECTED
+            await wait_until(lambda: re.search(r"no answer from the server for [\d.]+s; "
+                                               r"checking\.\.\.", alice.status) is not None,
+                             "the status bar to say it is checking")
+            assert alice.client.state.connection.is_up  # still in the room meanwhile
+            send(writer, f"PONG {KEEPALIVE_TOKEN}")  # answered: connected again at once
+            await wait_until(lambda: alice.client.state.connection is
+                             ConnectionState.CONNECTED, "connected again")
             assert "PONG" not in alice.pane  # the client's own pings are not shown
+            assert await read_line(reader) == f"/ping {KEEPALIVE_TOKEN}"
             # Not answered this time: the link counts as lost and the client reconnects.
             await alice.wait_for_pane("connection lost (the server stopped answering)")
             reader, writer = await server.next_connection()
             await handshake(reader, writer)
             await wait_until(lambda: alice.client.state.connection.is_up, "back")
+            assert [text for text in shown if not text.startswith("no answer")] == [
+                "connected", "connection lost (the server stopped answering)",
+                "reconnecting in 0.1s (the server stopped answering)",
+                f"reconnecting to {alice.client.connection.address}...",
+                "reconnecting (waiting for the server to answer...)", "reconnected"]
+    run(scenario)
+
+
+def test_a_server_that_accepts_but_never_says_hello_is_given_up_on_and_retried() -> None:
+    settings = ConnectionSettings(first_retry_delay=0.1, greeting_timeout=0.3)
+
+    async def scenario() -> None:
+        async with scripted_server() as server, \
+                running_client(server.port, "alice", settings=settings) as alice:
+            shown = alice.record_statuses()
+            await server.next_connection()  # accepted, then never a word
+            reader, writer = await server.next_connection()  # so the client tried again
+            await handshake(reader, writer)
+            await alice.wait_until_joined()
+            assert "connecting (waiting for the server to answer...)" in shown
+            assert "connecting in 0.1s (connected, but the server does not answer)" in shown
+            told = [line for line in alice.scrollback if "cannot reach" in line]
+            assert len(told) == 1 and "(connected, but the server does not answer)" in told[0]
     run(scenario)
 
 
@@ -211,4 +242,23 @@ def test_when_every_variant_is_taken_the_user_is_asked_to_choose() -> None:
             send(writer, "WELCOME zed", "USERS zed", "JOIN zed")
             await wait_until(lambda: alice.client.state.nick == "zed", "joined as zed")
             assert alice.client.connection.nick == "zed"
+    run(scenario)
+
+
+def test_any_refusal_before_hello_reaches_the_person_with_a_30_second_wait() -> None:
+    async def scenario() -> None:
+        async with scripted_server() as server, running_client(server.port, "alice") as alice:
+            reader, writer = await server.next_connection()
+            assert (await read_line(reader)).startswith("/hello ")
+            send(writer, "*** a greeting for people", "ERROR BANNED you are banned here",
+                 "BYE banned")
+            writer.close()
+            await alice.wait_for_pane(
+                "the server turned you away: you are banned here; trying again in 30s")
+            await wait_until(lambda: "refused: banned; trying again in 30s" in alice.status,
+                             "the refusal and the wait in the status bar")
+            assert alice.client.state.connection is ConnectionState.REFUSED
+            assert "greeting" not in alice.pane
+            alice.type(CTRL_C)  # quitting does not wait for the 30 s
+            await wait_until(alice.task.done, "the application to end", timeout=5)
     run(scenario)

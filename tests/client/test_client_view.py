@@ -186,3 +186,21 @@ def test_the_status_bar_shows_trouble_and_unread() -> None:
 def test_the_status_bar_sanitises_the_server_name() -> None:
     state = ClientState(address="h:1", nick="alice", server_name="room\x1b]0;x\x07")
     assert "\x1b" not in status_text(state) and "[room h:1]" in status_text(state)
+
+
+def test_a_quiet_server_is_trouble_in_the_bar_but_the_room_is_still_known() -> None:
+    state = ClientState(address="h:1", nick="alice", server_name="lanroom")
+    state.set_connection(ConnectionState.CONNECTED)
+    state.users = ["alice", "bob"]
+    state.set_connection(ConnectionState.STALLED, "for 30s; checking...")
+    assert status_text(state) == (" [lanroom h:1] alice | 2 users | no answer from the server "
+                                  "for 30s; checking... ")
+    assert ("class:status.trouble", "no answer from the server for 30s; checking...") in \
+        render_status(state)
+
+
+def test_a_refusal_reads_as_the_reason_and_the_wait() -> None:
+    state = ClientState(address="h:1", nick="alice")
+    state.set_connection(ConnectionState.REFUSED, "the room is full; trying again in 30s")
+    assert status_text(state) == (" [h:1] alice | refused: the room is full; "
+                                  "trying again in 30s ")
