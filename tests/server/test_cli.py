@@ -167,13 +167,12 @@ def test_with_trace_every_way_to_join_comes_before_the_first_trace_line() -> Non
     # Standard output and standard error share one pipe, so the order is the real one.
     process = _start("--host", "127.0.0.1", "--trace")
     try:
-        lines = _read_lines_until(process, lambda line: " spawn " in line, STARTUP_TIMEOUT)
-        first_trace = len(lines) - 1
-        # (And the run loop narrates as before, once it is released.)
-        lines += _read_lines_until(process, lambda line: " wait " in line, STARTUP_TIMEOUT)
+        # Up to the first `wait`: the run loop narrates as before, once it is released.
+        lines = _read_lines_until(process, lambda line: " wait " in line, STARTUP_TIMEOUT)
     finally:
         rest = _stop(process)
     assert process.returncode == 0, rest
+    first_trace = next(index for index, line in enumerate(lines) if " spawn " in line)
     assert "listening on 127.0.0.1:" in lines[0]
     port = lines[0].rsplit(":", 1)[1]
     assert lines[1:first_trace] == ["On this machine, join with:",
