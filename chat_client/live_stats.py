@@ -11,13 +11,21 @@ The poll is a task of the application's loop (it ends with the application), wai
 the client is out of the room, and never has more than one request out: a server that is
 slow to answer (flood control, a busy loop) is not sent a pile of them. At one line every
 2 s it stays far inside the server's default flood limit (a burst of 10, then 5 a second).
+
+It also backs off from a slow server: the next request waits for the reply to the last
+one, then goes at least `ROUND_TRIP_FACTOR` times that reply's round trip after it was
+sent (never sooner than the interval). A `/stats` costs a slowed-down classroom server
+(`--trace --trace-delay`) a dozen trace lines; thirty clients asking every 2 s would keep
+it busy for ever and every line typed would wait behind them. Slower answers mean fewer
+questions, so the room stays usable however many have `/stats on`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from protocol import Stats
@@ -31,19 +39,32 @@ SendLine = Callable[[str], bool]
 StartTask = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 """Starts a coroutine as a task that ends with the application."""
 
+ROUND_TRIP_FACTOR = 20.0
+"""The poll waits at least this many times the last reply's round trip between requests,
+so a server that takes 0.5 s to answer is asked every 10 s, not every 2 s: it then spends
+at most about 1/20 of its time on each client's live count."""
+
 
 class LiveStats:
     """Sends `/stats` for the user and for the live count; sorts out whose each reply is."""
 
     def __init__(self, state: ClientState, send_line: SendLine, start_task: StartTask,
-                 interval: float = 2.0) -> None:
+                 interval: float = 2.0, round_trip_factor: float = ROUND_TRIP_FACTOR,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._state = state
         self._send_line = send_line
         self._start_task = start_task
         self.interval = interval
+        self.round_trip_factor = round_trip_factor
+        self._clock, self._sleep = clock, sleep  # tests pass a clock of their own
         self._asked_by_user: deque[bool] = deque()  # one note per request out, oldest first
         self._in_room = asyncio.Event()
         self._poll: asyncio.Task[None] | None = None
+        self._poll_sent_at: float | None = None  # when the poll's request out was sent
+        self._poll_answered = asyncio.Event()  # its reply came, or it never will
+        self.last_round_trip: float | None = None
+        """Seconds from the poll's last request to its reply."""
 
     @property
     def polling(self) -> bool:
@@ -79,6 +100,7 @@ class LiveStats:
         else:
             self._in_room.clear()
             self._asked_by_user.clear()
+            self._poll_answered.set()  # its reply will never come: stop waiting for it
 
     def reply_received(self, stats: Stats) -> bool:
         """Take in a STATS reply; True if it answers the user (show it as a panel)."""
@@ -86,7 +108,17 @@ class LiveStats:
             self._state.live_figures = stats.figures
         # A reply nobody is known to have asked for (a server sending figures of its own
         # accord) is shown rather than lost.
-        return self._asked_by_user.popleft() if self._asked_by_user else True
+        by_user = self._asked_by_user.popleft() if self._asked_by_user else True
+        if not by_user and self._poll_sent_at is not None:
+            self.last_round_trip = self._clock() - self._poll_sent_at
+            self._poll_answered.set()
+        return by_user
+
+    def next_wait(self) -> float:
+        """Seconds from one poll request to the next: the interval, or longer if slow."""
+        if self.last_round_trip is None:
+            return self.interval
+        return max(self.interval, self.round_trip_factor * self.last_round_trip)
 
     def _ask(self, *, by_user: bool) -> bool:
         if not self._send_line(STATS_LINE):
@@ -98,6 +130,9 @@ class LiveStats:
         # The first request goes at once, so the status bar fills without a wait.
         while True:
             await self._in_room.wait()
-            if not self._asked_by_user:  # one request out at a time, whoever sent it
-                self._ask(by_user=False)
-            await asyncio.sleep(self.interval)
+            started = self._clock()
+            if not self._asked_by_user and self._ask(by_user=False):  # one out at a time
+                self._poll_sent_at = started
+                self._poll_answered.clear()
+                await self._poll_answered.wait()
+            await self._sleep(max(0.0, started + self.next_wait() - self._clock()))

@@ -282,3 +282,45 @@ def test_tab_completes_stats_and_its_switch() -> None:
     assert complete("/Stats of") == ["/Stats off"]
     assert complete("/stats on o") == ["/stats on olga"]  # only the first word is a switch
     assert complete("/msg o") == ["/msg olga"]  # other commands still complete nicknames
+
+
+# Backing off from a slow server
+
+def test_the_wait_is_the_interval_or_a_multiple_of_the_last_round_trip_if_longer() -> None:
+    live = LiveStats(ClientState(address="h:1"), lambda line: True, asyncio.ensure_future,
+                     interval=2.0, round_trip_factor=20)
+    assert live.next_wait() == 2.0  # nothing measured yet
+    live.last_round_trip = 0.05
+    assert live.next_wait() == 2.0  # a quick server is asked every interval
+    live.last_round_trip = 0.5
+    assert live.next_wait() == 10.0  # a slow one is asked less
+
+
+def test_a_slow_reply_makes_the_poll_wait_longer_before_asking_again() -> None:
+    now = [100.0]
+
+    async def sleep_on_the_fake_clock(seconds: float) -> None:
+        until = now[0] + seconds
+        while now[0] < until:
+            await asyncio.sleep(0.005)
+
+    async def scenario() -> None:
+        sent: list[str] = []
+        live = LiveStats(ClientState(address="h:1"), lambda line: sent.append(line) or True,
+                         asyncio.ensure_future, interval=0.02, round_trip_factor=20,
+                         clock=lambda: now[0], sleep=sleep_on_the_fake_clock)
+        live.connection_changed(True)
+        live.turn_on()
+        try:
+            await wait_until(lambda: len(sent) == 1, "the first request")
+            now[0] += 0.5  # the reply takes half a second on the poll's clock
+            live.reply_received(Stats((("tasks", "8"),)))
+            assert live.last_round_trip == 0.5 and live.next_wait() == 10.0
+            now[0] += 9.0  # 9.5 s after the request: many intervals, yet no new request
+            await asyncio.sleep(0.05)
+            assert len(sent) == 1
+            now[0] += 0.5  # ten seconds after it
+            await wait_until(lambda: len(sent) == 2, "the next request")
+        finally:
+            live.turn_off()
+    asyncio.run(scenario())
