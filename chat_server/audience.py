@@ -1,131 +1,201 @@
-"""The audience: who hears room events, and the fan-out that feeds their outboxes.
+"""The audience: who hears each room, and the fan-out that feeds their outboxes.
 
-The broadcaster task hands the room's outgoing queue to `Audience.deliver_all`, which
-delivers it in order. A room event is encoded once for machine clients and once for
-people, and the same bytes object is appended to every outbox: per listener, the work is
-one deque append (and one per batch of events, under load).
+The broadcaster task hands the directory's outgoing queue to `Audience.deliver_all`,
+which carries it out in order. Room events go out in batches: consecutive events of a
+room are encoded once per kind of connection (people, v1, v2) and the same bytes object
+is appended to every outbox, so under load each listener costs one append per batch.
 
-The audience changes only as the queue says (a JOIN admits, a PART removes), so each
-room event reaches exactly the people who were in the room when it happened.
+Stored before seen: a batch is written to the history store (one transaction) before a
+single byte of it is queued for anyone, so a server killed at any moment has stored
+every event that anyone received. A replay (`Replay`) first stores what came before it,
+then reads the store, so it holds exactly the events before it in the one order.
+
+A room's audience changes only as the queue says (a JOIN admits, a PART removes), so
+each room event reaches exactly the people who were in the room when it happened.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
-from typing import Any
+from collections.abc import Callable
 
-from chat_server.room import HangUp, Outgoing, Room, ToMember, ToRoom
-from protocol import Event, PartReason, encode_event, encode_for_people
-
+from chat_server.history import History
+from chat_server.outgoing import HangUp, Member, Outgoing, Replay, ToMember, ToRoom
+from chat_server.rooms import Room
+from protocol import Encoder, History as HistoryEvent, PartReason, Replayed, RoomEvent
 
 MAX_JOINS_PER_BATCH = 256  # each joiner gets its own tail of the batch: bound that work
 
 
 class _Lines:
-    """A batch of events, encoded once per rendering, and only when someone needs it."""
+    """A batch of events, encoded once per kind of connection, and only when needed."""
 
-    def __init__(self, events: list[Event]) -> None:
+    __slots__ = ("_events", "_encoded", "_joined")
+
+    def __init__(self, events: list[RoomEvent]) -> None:
         self._events = events
-        self._encoded: dict[bool, list[bytes]] = {}  # machine? -> one line per event
-        self._joined: dict[bool, bytes] = {}  # machine? -> all the lines as one bytes
+        self._encoded: dict[Encoder, list[bytes]] = {}  # encoder -> one line per event
+        self._joined: dict[Encoder, bytes] = {}  # encoder -> all the lines as one bytes
 
-    def all_for(self, machine: bool) -> bytes:
-        """Every line of the batch, in the machine form or the form for people."""
-        joined = self._joined.get(machine)
+    def all_for(self, encode: Encoder) -> bytes:
+        """Every line of the batch, as `encode` renders them."""
+        joined = self._joined.get(encode)
         if joined is None:
-            joined = self._joined[machine] = b"".join(self._lines(machine))
+            joined = self._joined[encode] = b"".join(self._lines(encode))
         return joined
 
-    def from_index(self, start: int, machine: bool) -> bytes:
+    def from_index(self, start: int, encode: Encoder) -> bytes:
         """The lines from event `start` on (what someone who joined there hears)."""
         if start == 0:
-            return self.all_for(machine)
-        return b"".join(self._lines(machine)[start:])
+            return self.all_for(encode)
+        return b"".join(self._lines(encode)[start:])
 
-    def _lines(self, machine: bool) -> list[bytes]:
-        lines = self._encoded.get(machine)
+    def _lines(self, encode: Encoder) -> list[bytes]:
+        lines = self._encoded.get(encode)
         if lines is None:
-            encode = encode_event if machine else encode_for_people
-            lines = self._encoded[machine] = [encode(event) for event in self._events]
+            lines = self._encoded[encode] = [encode(event) for event in self._events]
         return lines
 
 
+class _Batch:
+    """A room's events waiting to go out, and who joined the room during them."""
+
+    __slots__ = ("events", "newcomers")
+
+    def __init__(self) -> None:
+        self.events: list[RoomEvent] = []
+        self.newcomers: dict[Member, int] = {}  # joiner -> the index of its JOIN
+
+
 class Audience:
-    """Delivers the room's outgoing items to the connections' outboxes."""
+    """Delivers the outgoing queue to the members' outboxes, room by room."""
 
-    def __init__(self, room: Room) -> None:
-        self.room = room
+    def __init__(self, history: History, cut_off: Callable[[Member, str], None]) -> None:
+        self.history = history
         self.events_relayed = 0
-        self._listeners: dict[Any, None] = {}  # sessions, in join order
-
-    def __len__(self) -> int:
-        return len(self._listeners)
+        self._cut_off = cut_off  # the directory's: a member too far behind leaves
+        self._listeners: dict[Room, dict[Member, None]] = {}  # room -> members, join order
+        self._batches: dict[Room, _Batch] = {}  # rooms with events not yet fanned out
+        self._unstored: list[tuple[Room, RoomEvent]] = []  # events not yet in the store
 
     def deliver_all(self, outgoing: deque[Outgoing]) -> None:
-        """Deliver every queued item, in order, until the queue is empty.
+        """Carry out every queued item, in order, until the queue is empty.
 
-        Room events go out in batches: the lines of consecutive room events are joined
-        into one bytes object per rendering, so under load each listener costs one append
-        per batch rather than one per event. Someone who joins during a batch hears it from
-        their own JOIN on. Whatever else could change someone's order (a PART, or a reply
-        or hang-up for someone listening) ends the batch first, so every order stays exact.
+        Whatever could change someone's order (a PART, a reply or a hang-up for someone
+        listening) first sends the batches, so every order stays exact.
         """
-        batch: list[Event] = []
-        newcomers: dict[Any, int] = {}  # listeners who joined during the batch -> their JOIN
         while outgoing:
             item = outgoing.popleft()
             if isinstance(item, ToRoom):
-                if item.leaving is not None or len(newcomers) == MAX_JOINS_PER_BATCH:
-                    self._fan_out(batch, newcomers)
-                    batch, newcomers = [], {}
-                    self._listeners.pop(item.leaving, None)
-                joiner = item.joining
-                if joiner is not None and not joiner.hanging_up:  # (not if cut off already)
-                    newcomers[joiner] = len(batch)
-                    self._listeners[joiner] = None
-                batch.append(item.event)
+                self._add_to_batch(item)
+            elif isinstance(item, Replay):
+                self._store_unstored()
+                self._replay(item)
             else:
-                if item.member in self._listeners:  # it must hear the batch before this
-                    self._fan_out(batch, newcomers)
-                    batch, newcomers = [], {}
+                if self._batches and self._is_listening(item.member):
+                    self.flush()
                 self._deliver_to_one(item)
-        self._fan_out(batch, newcomers)
+        self.flush()
 
-    def deliver(self, item: Outgoing) -> None:
-        """Carry out one outgoing item."""
-        self.deliver_all(deque([item]))
+    def flush(self) -> None:
+        """Store every batch, then fan each out to its room."""
+        self._store_unstored()
+        batches, self._batches = self._batches, {}
+        for room, batch in batches.items():
+            self._fan_out(room, batch)
+
+    def listener_count(self, room: Room) -> int:
+        """How many members hear `room`."""
+        return len(self._listeners.get(room, ()))
+
+    # Room events
+
+    def _add_to_batch(self, item: ToRoom) -> None:
+        room, leaver = item.room, item.leaving
+        if leaver is not None:
+            self.flush()
+            if not item.leaver_hears:
+                self._stop_listening(leaver, room)
+        batch = self._batches.get(room)
+        if batch is None:
+            batch = self._batches[room] = _Batch()
+        joiner = item.joining
+        if joiner is not None and not joiner.hanging_up:  # (not if cut off already)
+            batch.newcomers[joiner] = len(batch.events)
+            self._listeners.setdefault(room, {})[joiner] = None
+        batch.events.append(item.event)
+        self._unstored.append((room, item.event))
+        if leaver is not None and item.leaver_hears:
+            self.flush()
+            self._stop_listening(leaver, room)
+        elif len(batch.newcomers) == MAX_JOINS_PER_BATCH:
+            self.flush()
+
+    def _store_unstored(self) -> None:
+        if self._unstored:
+            unstored, self._unstored = self._unstored, []
+            self.history.keep(unstored)
+
+    def _fan_out(self, room: Room, batch: _Batch) -> None:
+        events, newcomers = batch.events, batch.newcomers
+        self.events_relayed += len(events)
+        listeners = self._listeners.get(room)
+        if not listeners:
+            return
+        lines = _Lines(events)
+        # Newcomers were added last, so the listeners before them heard the whole batch.
+        everyone_before = len(listeners) - len(newcomers)
+        behind = []
+        for index, listener in enumerate(listeners):
+            if index == everyone_before:
+                break
+            outbox = listener.outbox
+            outbox.put(lines.all_for(listener.connection.shared_encoder))
+            if outbox.stalled and outbox.too_far_behind:  # `stalled` first: it is cheap
+                behind.append(listener)
+        for listener, start in newcomers.items():
+            if listener in listeners:
+                listener.outbox.put(lines.from_index(start, listener.connection.shared_encoder))
+                behind.append(listener)
+        for listener in behind:
+            self._cut_off_if_too_slow(listener)
+
+    # Items for one member
+
+    def _replay(self, item: Replay) -> None:
+        events = self.history.read(item.room, item.direction, item.event_id, item.count)
+        member = item.member
+        member.deliver(HistoryEvent(item.room.name, len(events)))
+        for event in events:
+            member.deliver(Replayed(event))
+        self._cut_off_if_too_slow(member)
 
     def _deliver_to_one(self, item: ToMember | HangUp) -> None:
         if isinstance(item, ToMember):
             item.member.deliver(item.event)
             self._cut_off_if_too_slow(item.member)
         else:
-            self._listeners.pop(item.member, None)
+            self._stop_listening_everywhere(item.member)
             item.member.hang_up()
 
-    def _fan_out(self, events: list[Event], newcomers: dict[Any, int]) -> None:
-        if not events:
-            return
-        self.events_relayed += len(events)
-        lines = _Lines(events)
-        # Newcomers were added last, so the listeners before them heard the whole batch.
-        everyone_before = len(self._listeners) - len(newcomers)
-        behind = []
-        for listener in itertools.islice(self._listeners, everyone_before):
-            outbox = listener.outbox
-            outbox.put(lines.all_for(listener.machine))
-            if outbox.stalled and outbox.too_far_behind:  # `stalled` first: it is cheap
-                behind.append(listener)
-        for listener, start in newcomers.items():
-            listener.outbox.put(lines.from_index(start, listener.machine))
-            behind.append(listener)
-        for listener in behind:
-            self._cut_off_if_too_slow(listener)
+    # Who listens
 
-    def _cut_off_if_too_slow(self, listener: Any) -> None:
-        """A listener too far behind (see Outbox) leaves the room as `too slow`."""
-        if not listener.outbox.too_far_behind:
-            return
-        self._listeners.pop(listener, None)
-        self.room.cut_off(listener, PartReason.TOO_SLOW)
+    def _is_listening(self, member: Member) -> bool:
+        return any(member in self._listeners.get(room, ()) for room in self._batches)
+
+    def _stop_listening(self, member: Member, room: Room) -> None:
+        listeners = self._listeners.get(room)
+        if listeners is not None:
+            listeners.pop(member, None)
+            if not listeners:
+                del self._listeners[room]
+
+    def _stop_listening_everywhere(self, member: Member) -> None:
+        for room in list(self._listeners):
+            self._stop_listening(member, room)
+
+    def _cut_off_if_too_slow(self, member: Member) -> None:
+        """A member too far behind (see Outbox) leaves every room as `too slow`."""
+        if member.outbox.too_far_behind and not member.hanging_up:
+            self._stop_listening_everywhere(member)
+            self._cut_off(member, PartReason.TOO_SLOW)

@@ -11,9 +11,11 @@ from importlib import metadata
 from chat_server.addresses import lan_addresses
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS
 from chat_server.flood import FloodPolicy
+from chat_server.history import History
 from chat_server.server import ChatServer, ServerConfig
+from chat_server.store import StoreError, default_store_path, open_store
 from chat_server.trace import TracingScheduler
-from protocol import DEFAULT_PORT
+from protocol import DEFAULT_PORT, DEFAULT_ROOM, HISTORY_MAX_COUNT, room_name, room_problem
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 BOT_INTERVAL = 6.0  # seconds, when --bots is given without --bot-interval
@@ -34,6 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", type=_server_name, default=_default_name(),
                         help="the room's name, shown to people who join "
                              "(default: this machine's host name)")
+    parser.add_argument("--room", type=_room, default=DEFAULT_ROOM, metavar="NAME",
+                        help=f"the room everyone joins first (default: {DEFAULT_ROOM})")
+    parser.add_argument("--max-rooms-per-user", type=_positive_int, default=20, metavar="N",
+                        help="rooms one person may be in at once (default: 20)")
+    parser.add_argument("--history-on-join", type=_history_count, default=50, metavar="N",
+                        help="earlier lines shown to someone joining a room; 0 for none "
+                             "(default: 50)")
+    parser.add_argument("--store", default=None, metavar="PATH|none",
+                        help="the SQLite file that keeps history; none keeps it in memory "
+                             f"only (default: {default_store_path()})")
+    parser.add_argument("--keep-days", type=_whole_number, default=0, metavar="N",
+                        help="drop history older than N days; 0 keeps everything "
+                             "(default: 0)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="do not log who connects, joins, leaves and renames")
     parser.add_argument("--max-clients", type=_positive_int, default=1000, metavar="N",
                         help="connections served at once (default: 1000)")
     parser.add_argument("--max-per-address", type=_whole_number, default=None, metavar="N",
@@ -73,9 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     _refuse_options_without_effect(parser, args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    if args.quiet:
+        logging.getLogger("chat_server.activity").setLevel(logging.WARNING)
     _allow_many_connections()
+    history = _open_history(args.store)
+    if history is None:
+        return 1
     config = ServerConfig(
-        host=args.host, port=args.port, name=args.name, max_clients=args.max_clients,
+        host=args.host, port=args.port, name=args.name, default_room=args.room,
+        max_rooms_per_user=args.max_rooms_per_user, history_on_join=args.history_on_join,
+        keep_days=args.keep_days, max_clients=args.max_clients,
         max_per_address=_per_address_cap(args.max_per_address),
         spare_loopback=args.max_per_address is None,
         join_timeout=args.join_timeout or None,
@@ -86,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = (TracingScheduler(delay=_given_or(args.trace_delay, 0.0), held=True)
                  if args.trace else None)
     try:
-        server = ChatServer(config, scheduler)
+        server = ChatServer(config, scheduler, history)
     except OSError as error:
+        history.close()
         print(f"chat-server: cannot listen on {_host_port(args.host, args.port)}: "
               f"{error.strerror}", file=sys.stderr)
         return 1
@@ -96,10 +121,23 @@ def main(argv: list[str] | None = None) -> int:
         _announce(server, args.host)
         if scheduler is not None:
             scheduler.stop_holding()
+        logging.getLogger(__name__).info("history is kept in %s", server.history.where)
 
     server.serve(ready=ready)
     print("server stopped", flush=True)
     return 0
+
+
+def _open_history(spec: str | None) -> History | None:
+    """The history store `--store` names, or None after saying in one line why not."""
+    path = spec if spec is not None else str(default_store_path())
+    try:
+        store = open_store(path)
+    except StoreError as error:
+        print(f"chat-server: {error}", file=sys.stderr)
+        return None
+    where = "memory only (--store none)" if path == "none" else path
+    return History(store, where)
 
 
 def _announce(server: ChatServer, requested_host: str) -> None:
@@ -129,6 +167,21 @@ def _join_lines(host: str, port: int) -> list[str]:
 def _host_port(host: str, port: int) -> str:
     """`HOST:PORT`, with an IPv6 address in brackets (`[::1]:7777`)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _room(text: str) -> str:
+    name = room_name(text)
+    problem = room_problem(name)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
+    return name
+
+
+def _history_count(text: str) -> int:
+    count = _whole_number(text)
+    if count > HISTORY_MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {HISTORY_MAX_COUNT}")
+    return count
 
 
 def _refuse_options_without_effect(parser: argparse.ArgumentParser,

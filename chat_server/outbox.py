@@ -13,13 +13,14 @@ turn yet.
 
 from __future__ import annotations
 
-from chat_server.scheduler import Parking
+from chat_server.parking import Parking
 
 
 class Outbox:
     """A byte queue with a limit, and a parking spot for the writer that drains it."""
 
-    __slots__ = ("limit", "size", "has_data", "has_room", "stalled", "_chunks", "_sealed")
+    __slots__ = ("limit", "size", "has_data", "has_room", "stalled", "finished", "_chunks",
+                 "_sealed")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -31,6 +32,7 @@ class Outbox:
         # and an empty list is 56 bytes where a deque holds a 600-byte block per client.
         self._chunks: list[bytes] = []
         self._sealed = False
+        self.finished = False  # nothing more will be queued: send the rest, then close
 
     def __bool__(self) -> bool:
         return bool(self._chunks)
@@ -61,6 +63,12 @@ class Outbox:
         self.size -= count
         if self.has_room.parked and self.size <= self.limit:
             self.has_room.wake_all()
+
+    def finish(self) -> None:
+        """Nothing more will be queued: the writer sends what is here, then closes."""
+        self._sealed = self.finished = True
+        self.has_data.wake_all()  # an idle writer must notice
+        self.has_room.wake_all()  # and so must a reader waiting for the client to catch up
 
     def replace_with(self, last_words: bytes) -> None:
         """Drop everything still queued, queue `last_words`, and accept nothing more.

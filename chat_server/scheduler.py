@@ -10,7 +10,7 @@ The bookkeeping is kept apart from the loop itself:
 - `_ready`: tasks that can run now, each with the value to send it;
 - the selector: for each socket, which task waits to read and which to write;
 - `_sleeping`: a heap of (wake-up time, task);
-- `Parking`: tasks waiting for plain code to wake them (a queue got work, say).
+- `Parking` (parking.py): tasks waiting for plain code to wake them (a queue got work).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chat_server.parking import Parking
 from chat_server.traps import TaskGenerator
 
 log = logging.getLogger(__name__)
@@ -49,30 +50,6 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
-
-
-class Parking:
-    """A place where tasks wait (`yield park(parking)`) until some code wakes them.
-
-    Any code may call `wake_all()`, not only a task: a writer parks here while its outbox
-    is empty, and whoever puts bytes in the outbox wakes it.
-    """
-
-    __slots__ = ("parked",)
-
-    def __init__(self) -> None:
-        # The tasks waiting here, each with the scheduler that will run it. A plain list,
-        # so `if parking.parked:` costs nothing on the hot path (one check per delivery).
-        self.parked: list[tuple[Scheduler, Task]] = []
-
-    def __len__(self) -> int:
-        return len(self.parked)
-
-    def wake_all(self) -> None:
-        """Make every task parked here ready to run."""
-        parked, self.parked = self.parked, []
-        for scheduler, task in parked:
-            scheduler._make_ready(task)
 
 
 class Scheduler:
@@ -184,7 +161,8 @@ class Scheduler:
         task.waiting_for = None
         self.tasks.discard(task)
 
-    def _make_ready(self, task: Task, value: Any = None) -> None:
+    def make_ready(self, task: Task, value: Any = None) -> None:
+        """Let `task` run in the next round, sent `value` (parkings call this)."""
         if not task.done:
             task.waiting_for = None
             self._ready.append((task, value))
@@ -207,11 +185,11 @@ class Scheduler:
         parking.parked.append((self, task))
 
     def _trap_spawn(self, task: Task, generator: TaskGenerator, name: object = None) -> None:
-        self._make_ready(task, self.spawn(generator, name))
+        self.make_ready(task, self.spawn(generator, name))
 
     def _trap_cancel(self, task: Task, victim: Task) -> None:
         self.cancel(victim)
-        self._make_ready(task)
+        self.make_ready(task)
 
     # I/O waiting. Registrations are dropped lazily: a reader that loops straight back to
     # recv_wait finds its socket still registered, which saves two system calls a line.
@@ -242,7 +220,7 @@ class Scheduler:
             unwanted = events & ~_mask(waiters)
             for event in (READ, WRITE):
                 if events & event and event in waiters:
-                    self._make_ready(waiters.pop(event))
+                    self.make_ready(waiters.pop(event))
             if unwanted:  # nobody waits for what was reported: stop watching for it
                 self._watch_only_waited(key.fileobj, key.events & ~unwanted, waiters)
 
@@ -279,7 +257,7 @@ class Scheduler:
         now = self.clock()
         while self._sleeping and self._sleeping[0][0] <= now:
             _, _, task = heapq.heappop(self._sleeping)
-            self._make_ready(task)
+            self.make_ready(task)
 
 
 def _mask(waiters: dict[int, Task]) -> int:

@@ -1,7 +1,8 @@
-"""The chat server: a listening socket, a room, and the tasks that connect them.
+"""The chat server: listeners, a directory of people and rooms, and the tasks that connect them.
 
-`ChatServer` wires the pieces together and owns each connection's life: it opens a
-session (a reader and a writer task) for each accepted socket, turns away connections when
+`ChatServer` wires the pieces together and owns each connection's life: for every
+listener (each a socket and the kind of connection it speaks) an accept task opens a
+session (a reader and a writer task) per accepted socket, turns away connections when
 full, closes sessions when their writer ends, and shuts everything down on a signal.
 """
 
@@ -19,16 +20,20 @@ from dataclasses import dataclass
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS, Admission, Refusal
 from chat_server.audience import Audience
 from chat_server.bots import start_bots
+from chat_server.directory import Directory, activity, wall_clock_ms
 from chat_server.flood import FloodPolicy
-from chat_server.room import Room
-from chat_server.scheduler import Parking, Scheduler, Task
+from chat_server.history import History
+from chat_server.memory_store import MemoryStore
+from chat_server.outgoing import Connection
+from chat_server.parking import Parking
+from chat_server.scheduler import Scheduler, Task
 from chat_server.session import Session
 from chat_server.tasks import (
     accept_connections, broadcaster, cancel_after, client_reader, client_writer,
-    expire_unjoined, watch_signals,
+    expire_unjoined, forget_old_history, watch_signals,
 )
-from chat_server.traps import TaskGenerator, sleep
-from protocol import Bye, Error, ErrorCode, PartReason, encode_event
+from chat_server.traps import TaskGenerator, park, sleep
+from protocol import DEFAULT_ROOM, Bye, Error, ErrorCode, LineConnection, PartReason, encode_event
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 7777
     name: str = "chat"
+    default_room: str = DEFAULT_ROOM
+    max_rooms_per_user: int = 20
+    history_on_join: int = 50  # events replayed to each joiner (version 2 and people)
+    keep_days: float = 0  # drop stored events older than this; 0 keeps everything
     max_clients: int = 1000
     max_per_address: int | None = DEFAULT_MAX_PER_ADDRESS  # None: no cap
     spare_loopback: bool = True  # the per-address cap does not apply to 127.0.0.1 and ::1
@@ -55,30 +64,57 @@ class ServerConfig:
     backlog: int = 4096  # the kernel caps it at net.core.somaxconn
 
 
-class ChatServer:
-    """A chat room served by one scheduler in one thread."""
+@dataclass
+class Listener:
+    """A listening socket and the kind of connection it speaks.
 
-    def __init__(self, config: ServerConfig, scheduler: Scheduler | None = None) -> None:
+    Plain TCP lines today; TLS, WebSocket and IRC are more of these, each with its own
+    connection object, and the rest of the server does not tell them apart.
+    """
+
+    name: str  # what it speaks, for people: "lines"
+    sock: socket.socket
+    make_connection: Callable[[], Connection]
+    acceptor: Task | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port it really listens on."""
+        host, port = self.sock.getsockname()[:2]
+        return host, port
+
+
+class ChatServer:
+    """A chat server: rooms, served by one scheduler in one thread."""
+
+    def __init__(self, config: ServerConfig, scheduler: Scheduler | None = None,
+                 history: History | None = None) -> None:
         self.config = config
         self.scheduler = scheduler or Scheduler()  # a TracingScheduler for --trace
         self.started_at = self.scheduler.clock()
-        self.room = Room(config.name, self.figures)
-        self.audience = Audience(self.room)
+        self.history = history or History(MemoryStore(), "memory only")
+        self.directory = Directory(
+            config.name, default_room=config.default_room,
+            max_rooms_per_user=config.max_rooms_per_user,
+            history_on_join=config.history_on_join,
+            known_rooms=self.history.known_rooms(), figures=self.figures,
+        )
+        self.audience = Audience(self.history, self.directory.cut_off)
         self.sessions: set[Session] = set()
+        self._everyone_gone = Parking()  # shutdown waits here for the last session
         self.admission = Admission(config.max_clients, config.max_per_address,
                                    spare_loopback=config.spare_loopback)
         self._join_deadlines: deque[tuple[float, weakref.ref[Session]]] = deque()
         self._has_join_deadlines = Parking()
-        self.listener = _listen(config.host, config.port, config.backlog)
+        self.listeners = [Listener("lines", _listen(config.host, config.port, config.backlog),
+                                   LineConnection)]
         self.shutting_down = False
-        self._acceptor: Task | None = None
         self._figures: tuple[float, dict[str, object]] | None = None  # (when, figures)
 
     @property
     def address(self) -> tuple[str, int]:
-        """The host and port the server really listens on."""
-        host, port = self.listener.getsockname()[:2]
-        return host, port
+        """The host and port the line protocol really listens on."""
+        return self.listeners[0].address
 
     def serve(self, ready: Callable[[], None] = lambda: None) -> None:
         """Run until shut down by SIGINT or SIGTERM (or `begin_shutdown`).
@@ -87,10 +123,16 @@ class ChatServer:
         SIGTERM sent by someone who saw it (a test, a supervisor) cannot be lost.
         """
         spawn = self.scheduler.spawn
-        self._acceptor = spawn(accept_connections(self.listener, self.open_session))
-        spawn(broadcaster(self.room, self.audience))
+        for listener in self.listeners:
+            listener.acceptor = spawn(accept_connections(
+                listener.sock, lambda sock, address, listener=listener:
+                self.open_session(sock, address, listener.make_connection())),
+                name=f"accept({listener.name})")
+        spawn(broadcaster(self.directory, self.audience))
         spawn(expire_unjoined(self._join_deadlines, self._has_join_deadlines,
                               self.scheduler.clock, self._expire_if_unjoined))
+        if self.config.keep_days:
+            spawn(forget_old_history(self.history, self.config.keep_days, wall_clock_ms))
         if self.config.bots:
             host, port = self.address
             loopback = "127.0.0.1" if host in ("0.0.0.0", "") else host
@@ -99,9 +141,10 @@ class ChatServer:
             spawn(watch_signals(wakeup, self._on_signal))
             ready()
             self.scheduler.run()
+        self.history.close()
 
     def figures(self) -> dict[str, object]:
-        """What `/stats` reports: the scheduler's tasks, the clients, the traffic."""
+        """What `/stats` reports: the scheduler's tasks, the clients, the traffic, the store."""
         now = self.scheduler.clock()
         if self._figures is None or now - self._figures[0] > FIGURES_MAX_AGE:
             self._figures = (now, self._count_figures(now))
@@ -112,17 +155,20 @@ class ChatServer:
         return {
             **self.scheduler.task_counts(),
             "clients": len(self.sessions),
-            "joined": self.room.member_count,
+            "joined": self.directory.member_count,
+            "rooms": len(self.directory.rooms_in_use),
             "events_relayed": self.audience.events_relayed,
             "outbox_bytes": sum(owed),
             "outbox_max": max(owed, default=0),
             "loop_iterations": self.scheduler.loop_iterations,
             "uptime": f"{now - self.started_at:.1f}",
+            **self.history.figures(),
         }
 
     # Connections
 
-    def open_session(self, sock: socket.socket, address: tuple) -> None:
+    def open_session(self, sock: socket.socket, address: tuple,
+                     connection: Connection) -> None:
         """Start serving a newly accepted connection (or turn it away)."""
         sock.setblocking(False)
         # Chat lines are small and each should leave at once: without this, Nagle's
@@ -132,22 +178,25 @@ class ChatServer:
         host = str(address[0])
         refusal = self.admission.refusal(host)
         if refusal is not None:
+            activity.info("turned away %s: %s", _format_address(host, address[1]),
+                          refusal.reason)
             _turn_away(sock, refusal)
             return
         self.admission.admit(host)
         name = _format_address(host, address[1])
         now = self.scheduler.clock()
         session = Session(
-            sock, name, outbox_limit=self.config.outbox_limit, flood=self.config.flood,
-            now=now, on_hang_up=self._start_close_deadline,
+            sock, name, connection, outbox_limit=self.config.outbox_limit,
+            flood=self.config.flood, now=now, on_hang_up=self._start_close_deadline,
         )
         self.sessions.add(session)
+        activity.info("connection from %s", name)
         spawn = self.scheduler.spawn
-        session.reader = spawn(client_reader(self.room, session, self.scheduler.clock),
+        session.reader = spawn(client_reader(self.directory, session, self.scheduler.clock),
                                name=session.task_name("reader"))
-        session.writer = spawn(client_writer(self.room, session, self.close_session),
+        session.writer = spawn(client_writer(self.directory, session, self.close_session),
                                name=session.task_name("writer"))
-        self.room.greet(session)
+        self.directory.greet(session)
         if self.config.join_timeout is not None:
             deadline = now + self.config.join_timeout
             self._join_deadlines.append((deadline, weakref.ref(session)))
@@ -159,15 +208,16 @@ class ChatServer:
             return
         self.sessions.discard(session)
         self.admission.release(session.host)
-        self.room.leave(session, PartReason.CONNECTION_LOST)  # no-op if it already left
-        session.stop_reading()
+        if session.reading:  # the writer failed before anyone told the directory
+            self.directory.connection_lost(session)
         if session.reader is not None and session.reader is not self.scheduler.current:
             self.scheduler.cancel(session.reader)
         self.scheduler.release(session.sock)
         session.sock.close()
-        # A session's tasks are named after it (session -> task -> name -> session): break
-        # that cycle, so a closed session is freed at once, not at the next gc collection.
-        session.reader = session.writer = None
+        session.closed()
+        activity.info("%s closed", session.address)
+        if not self.sessions:
+            self._everyone_gone.wake_all()
 
     def _start_close_deadline(self, session: Session) -> None:
         if session.writer is not None:
@@ -175,9 +225,9 @@ class ChatServer:
                                  name=session.task_name("close-deadline"))
 
     def _expire_if_unjoined(self, session: Session) -> None:
-        if session in self.sessions and not session.hanging_up \
-                and not self.room.is_joined(session):
-            self.room.say_goodbye(session, "no nickname chosen in time")
+        if session in self.sessions and session.reading \
+                and not self.directory.is_joined(session):
+            self.directory.say_goodbye(session, "no nickname chosen in time")
 
     # Shutdown
 
@@ -189,18 +239,26 @@ class ChatServer:
     def begin_shutdown(self) -> None:
         """Say BYE to everyone, flush (within a deadline), then stop every task."""
         self.shutting_down = True
-        if self._acceptor is not None:
-            self.scheduler.cancel(self._acceptor)
-        self.scheduler.release(self.listener)
-        self.listener.close()
+        for listener in self.listeners:
+            if listener.acceptor is not None:
+                self.scheduler.cancel(listener.acceptor)
+            self.scheduler.release(listener.sock)
+            listener.sock.close()
         for session in list(self.sessions):
-            self.room.say_goodbye(session, PartReason.SERVER_SHUTTING_DOWN)
-        self.scheduler.spawn(self._finish_shutdown(), name="shutdown")
+            self.directory.say_goodbye(session, PartReason.SERVER_SHUTTING_DOWN)
+        self.scheduler.spawn(self._stop_when_everyone_has_gone(), name="shutdown")
+        self.scheduler.spawn(self._stop_at_the_deadline(), name="shutdown-deadline")
 
-    def _finish_shutdown(self) -> TaskGenerator:
-        deadline = self.scheduler.clock() + self.config.close_grace
-        while self.sessions and self.scheduler.clock() < deadline:
-            yield sleep(0.02)
+    def _stop_when_everyone_has_gone(self) -> TaskGenerator:
+        while self.sessions:
+            yield park(self._everyone_gone)
+        self._stop_every_task()
+
+    def _stop_at_the_deadline(self) -> TaskGenerator:
+        yield sleep(self.config.close_grace)
+        self._stop_every_task()
+
+    def _stop_every_task(self) -> None:
         for task in list(self.scheduler.tasks):
             if task is not self.scheduler.current:
                 self.scheduler.cancel(task)

@@ -1,32 +1,56 @@
-"""A session: one client connection, as the room, the audience and its two tasks see it.
+"""A session: one client connection, as the directory, the audience and its two tasks see it.
 
-It holds the connection's own state (framer, nickname, rendering mode, outbox, flood
-allowance) and the two tasks that serve it: a reader that turns bytes into lines for the
-room, and a writer that drains the outbox into the socket.
+It holds the connection's wire protocol object (framing, parsing and rendering, from
+`protocol/`), its outbox, its flood allowance, its place in the chat (nickname, rooms),
+and the two tasks that serve it: a reader that turns bytes into commands for the
+directory, and a writer that drains the outbox into the socket.
+
+Its end has one owner, `state`:
+
+    OPEN --(quit, lost, cut off, kicked, shutdown)--> CLOSING --(writer done)--> CLOSED
+
+While CLOSING no more input is handled; the writer sends what is owed (the outbox is
+`finished` once the last item for it has been queued), closes politely, and the server
+marks it CLOSED and frees it.
 """
 
 from __future__ import annotations
 
+import enum
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chat_server.flood import FloodPolicy, TokenBucket
 from chat_server.outbox import Outbox
-from chat_server.scheduler import Task
-from protocol import Event, Hello, LineFramer, encode_event, encode_for_people
+from chat_server.outgoing import Connection
+from protocol import AnyEvent, Event
+
+if TYPE_CHECKING:
+    from chat_server.rooms import Room
+    from chat_server.scheduler import Task
+
+
+class SessionState(enum.Enum):
+    """Where a connection is in its life."""
+
+    OPEN = "open"  # reading commands
+    CLOSING = "closing"  # no more input; sending what is owed, then closing
+    CLOSED = "closed"  # the socket is closed and the session forgotten
 
 
 class Session:
     """One client connection."""
 
-    __slots__ = ("sock", "address", "host", "nick", "said_hello", "machine", "framer",
-                 "outbox", "flood", "reading", "hanging_up", "reader", "writer",
-                 "_on_hang_up", "__weakref__")
+    __slots__ = ("sock", "address", "host", "connection", "nick", "rooms", "current",
+                 "outbox", "flood", "state", "reader", "writer", "_on_hang_up",
+                 "__weakref__")
 
     def __init__(
         self,
         sock: socket.socket,
         address: str,
+        connection: Connection,
         *,
         outbox_limit: int,
         flood: FloodPolicy | None,
@@ -36,58 +60,64 @@ class Session:
         self.sock = sock
         self.address = address  # "host:port", for logs and traces
         self.host = address.rsplit(":", 1)[0].strip("[]")
+        self.connection = connection
         self.nick: str | None = None
-        self.said_hello = False  # the room handled this connection's /hello
-        self.machine = False  # output in machine events (from the HELLO on) or for people
-        self.framer = LineFramer()
+        self.rooms: list[Room[Session]] = []  # in the order they were joined
+        self.current: Room[Session] | None = None
         self.outbox = Outbox(outbox_limit)
         self.flood = TokenBucket(flood, now) if flood is not None else None
-        self.reading = True  # False once no more input will be handled
-        self.hanging_up = False  # True once the session is to close after its outbox drains
+        self.state = SessionState.OPEN
         self.reader: Task | None = None
         self.writer: Task | None = None
         self._on_hang_up = on_hang_up
 
     def __repr__(self) -> str:
-        return f"<Session {self.nick or '(not joined)'} from {self.address}>"
+        return f"<Session {self.nick or '(not joined)'} from {self.address} {self.state.value}>"
 
     def __str__(self) -> str:
         return self.nick or self.address
+
+    @property
+    def reading(self) -> bool:
+        """True while commands from this connection are handled."""
+        return self.state is SessionState.OPEN
+
+    @property
+    def hanging_up(self) -> bool:
+        """True once nothing more will be queued for this connection."""
+        return self.outbox.finished
 
     def task_name(self, role: str) -> TaskName:
         """A name for one of this session's tasks that shows its nickname once it has one."""
         return TaskName(role, self)
 
-    def deliver(self, event: Event) -> None:
+    def deliver(self, event: AnyEvent) -> None:
         """Queue one event for this connection, in its rendering."""
-        if isinstance(event, Hello):
-            self.machine = True  # the HELLO itself is the first machine event
-        self.outbox.put(self._encode(event))
+        self.outbox.put(self.connection.send(event, self.nick))
 
     def stop_reading(self) -> None:
-        """Handle no more input from this connection."""
-        self.reading = False
+        """Handle no more input: the connection is closing."""
+        if self.state is SessionState.OPEN:
+            self.state = SessionState.CLOSING
 
     def hang_up(self) -> None:
         """Close the connection once everything queued has been sent."""
-        if self.hanging_up:
+        if self.outbox.finished:
             return
-        self.reading = False
-        self.hanging_up = True
-        self.outbox.has_data.wake_all()  # an idle writer must notice
-        self.outbox.has_room.wake_all()  # and a reader waiting for the client to catch up
+        self.stop_reading()
+        self.outbox.finish()  # wakes an idle writer, and a reader waiting for room
         self._on_hang_up(self)
 
     def abort(self, last_event: Event) -> None:
         """Drop everything queued, send `last_event` if the socket takes it, and close."""
-        self.outbox.replace_with(self._encode(last_event))
+        self.outbox.replace_with(self.connection.send(last_event, self.nick))
         self.hang_up()
 
-    def _encode(self, event: Event) -> bytes:
-        """`event` in this connection's rendering: machine events, or lines for people."""
-        if self.machine:
-            return encode_event(event)
-        return encode_for_people(event, viewer=self.nick)
+    def closed(self) -> None:
+        """The socket is closed: break the cycle through the task names, so the session
+        is freed at once, not at the next run of the cycle collector."""
+        self.state = SessionState.CLOSED
+        self.reader = self.writer = None
 
 
 class TaskName:

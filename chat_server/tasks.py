@@ -1,15 +1,16 @@
 """The server's tasks: plain generators that yield traps (see `traps.py`).
 
-    accept_connections  one: waits for new connections and opens a session for each
-    client_reader       one per client: bytes -> lines -> the room
+    accept_connections  one per listener: waits for new connections, opens a session for each
+    client_reader       one per client: bytes -> its protocol object -> commands -> directory
     client_writer       one per client: its outbox -> its socket
-    broadcaster         one: the room's outgoing queue -> every outbox
+    broadcaster         one: the directory's outgoing queue -> the store -> every outbox
     watch_signals       one: SIGINT/SIGTERM, arriving as bytes on a socket -> shutdown
     expire_unjoined     one: closes connections that never chose a nickname
+    forget_old_history  one, with --keep-days: drops old events from the store every hour
     cancel_after        a deadline: stops a task that has not finished in time
 
-Each is short on purpose: the chat logic lives in `Room`, the fan-out in `Audience`, and
-these only move bytes and wait.
+Each is short on purpose: the chat logic lives in `Directory`, the wire protocol in the
+session's connection object, the fan-out in `Audience`, and these only move bytes and wait.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from collections import deque
 from collections.abc import Callable
 
 from chat_server.audience import Audience
-from chat_server.room import Room
-from chat_server.scheduler import Parking, Task
+from chat_server.directory import Directory
+from chat_server.history import History
+from chat_server.parking import Parking
+from chat_server.scheduler import Task
 from chat_server.session import Session
 from chat_server.traps import TaskGenerator, cancel, park, recv_wait, send_wait, sleep
 from protocol import PartReason
@@ -69,21 +72,26 @@ def accept_connections(
             open_session(sock, address)
 
 
-def client_reader(room: Room, session: Session, clock: Callable[[], float]) -> TaskGenerator:
-    """Read the client's bytes, frame them into lines and hand each line to the room.
+def client_reader(
+    directory: Directory, session: Session, clock: Callable[[], float]
+) -> TaskGenerator:
+    """Read the client's bytes into its protocol object and hand each command it makes
+    to the directory.
 
     However the reading ends (end of file, a reset, or a bug in a command), a reader that
-    was still reading tells the room the connection is lost: nobody stays as a ghost.
+    was still reading tells the directory the connection is lost: nobody stays as a ghost.
     """
     try:
-        yield from _read_until_the_end(room, session, clock)
+        yield from _read_until_the_end(directory, session, clock)
     finally:
         if session.reading:
-            room.connection_lost(session)
+            directory.connection_lost(session)
 
 
-def _read_until_the_end(room: Room, session: Session, clock: Callable[[], float]) -> TaskGenerator:
-    sock = session.sock
+def _read_until_the_end(
+    directory: Directory, session: Session, clock: Callable[[], float]
+) -> TaskGenerator:
+    sock, connection = session.sock, session.connection
     while session.reading:
         yield recv_wait(sock)
         try:
@@ -94,12 +102,11 @@ def _read_until_the_end(room: Room, session: Session, clock: Callable[[], float]
             return
         if not count:
             return
-        framer = session.framer
-        framer.receive(bytes(_RECEIVED[:count]))
-        # One line at a time: held back by flood control, the reader keeps only the
+        connection.receive_data(bytes(_RECEIVED[:count]))
+        # One command at a time: held back by flood control, the reader keeps only the
         # bytes that came, not a list of the thousands of lines they may hold.
         number = 0
-        while (framed := framer.next_framed()) is not None:
+        while (command := connection.next_command()) is not None:
             number += 1
             if session.flood is not None:
                 delay = session.flood.delay_for_next_line(clock())
@@ -110,7 +117,7 @@ def _read_until_the_end(room: Room, session: Session, clock: Callable[[], float]
                 yield from _let_the_replies_go_out(session)
             if not session.reading:
                 return
-            room.handle(session, framed)
+            directory.handle(session, command)
 
 
 def _let_the_replies_go_out(session: Session) -> TaskGenerator:
@@ -128,15 +135,15 @@ def _let_the_replies_go_out(session: Session) -> TaskGenerator:
 
 
 def client_writer(
-    room: Room, session: Session, close_session: Callable[[Session], None]
+    directory: Directory, session: Session, close_session: Callable[[Session], None]
 ) -> TaskGenerator:
-    """Send the client's outbox as it fills; when the session hangs up, close politely."""
+    """Send the client's outbox as it fills; once it is finished, close politely."""
     sock = session.sock
     outbox = session.outbox
     try:
-        while outbox or not session.hanging_up:
+        while outbox or not outbox.finished:
             if outbox:
-                yield from _send_everything_queued(room, session)
+                yield from _send_everything_queued(directory, session)
             else:
                 yield park(outbox.has_data)
         # All sent. Stop reading, send FIN, and wait for the peer to close its side, so our
@@ -149,12 +156,12 @@ def client_writer(
             if not sock.recv(RECEIVE_SIZE):
                 break
     except OSError:
-        room.connection_lost(session)
+        directory.connection_lost(session)
     finally:
         close_session(session)
 
 
-def _send_everything_queued(room: Room, session: Session) -> TaskGenerator:
+def _send_everything_queued(directory: Directory, session: Session) -> TaskGenerator:
     """Send all that is queued now, in as few send() calls as the kernel allows."""
     sock, outbox = session.sock, session.outbox
     data = memoryview(outbox.take())
@@ -171,16 +178,16 @@ def _send_everything_queued(room: Room, session: Session) -> TaskGenerator:
                 # Owed more than the limit and taking nothing: too slow to keep. (Checked
                 # here too, not only when more is queued: replies to one burst of commands
                 # can pass the limit with nothing queued after them.)
-                room.cut_off(session, PartReason.TOO_SLOW)
+                directory.cut_off(session, PartReason.TOO_SLOW)
             yield send_wait(sock)
             outbox.stalled = False
 
 
-def broadcaster(room: Room, audience: Audience) -> TaskGenerator:
-    """Deliver the room's outgoing queue, in order, for as long as the server runs."""
+def broadcaster(directory: Directory, audience: Audience) -> TaskGenerator:
+    """Deliver the directory's outgoing queue, in order, for as long as the server runs."""
     while True:
-        audience.deliver_all(room.outgoing)
-        yield park(room.has_outgoing)
+        audience.deliver_all(directory.outgoing)
+        yield park(directory.has_outgoing)
 
 
 def watch_signals(wakeup: socket.socket, on_signal: Callable[[int], None]) -> TaskGenerator:
@@ -219,6 +226,17 @@ def expire_unjoined(
         session = session_ref()
         if session is not None:
             expire(session)
+
+
+HOUR = 3600.0
+
+
+def forget_old_history(history: History, keep_days: float,
+                       wall_clock_ms: Callable[[], int]) -> TaskGenerator:
+    """Retention (--keep-days): drop events older than that, now and every hour."""
+    while True:
+        history.forget_older_than(wall_clock_ms() - int(keep_days * 86_400_000))
+        yield sleep(HOUR)
 
 
 def cancel_after(seconds: float, task: Task) -> TaskGenerator:

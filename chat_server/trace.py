@@ -94,10 +94,10 @@ class TracingScheduler(Scheduler):
             trap, argument = task.waiting_for
             self._say("wait", task, _WAITING_FOR[trap].format(argument))
 
-    def _make_ready(self, task: Task, value: Any = None) -> None:
+    def make_ready(self, task: Task, value: Any = None) -> None:
         if not task.done and task.waiting_for is not None:
             self._say("wake", task, _WHY_READY[task.waiting_for[0]])
-        super()._make_ready(task, value)
+        super().make_ready(task, value)
 
     def _wait_for_io(self, timeout: float | None) -> None:
         self._select_started = self.clock()

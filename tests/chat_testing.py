@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import IO
 
 from protocol import LineFramer
 
@@ -30,6 +33,8 @@ class ServerProcess:
     host: str
     port: int
     startup_output: list[str] = field(default_factory=list)
+    stderr_file: IO[str] | None = None  # a file, not a pipe: a chatty server never blocks
+    temporary_dir: str | None = None  # where its history store lives, removed at stop
 
     @property
     def address(self) -> str:
@@ -54,27 +59,43 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(timeout)
+        finally:
+            if self.temporary_dir is not None and self.process.poll() is not None:
+                shutil.rmtree(self.temporary_dir, ignore_errors=True)
 
     def stderr_text(self) -> str:
         """Everything the server wrote to standard error (call after it stopped)."""
-        assert self.process.stderr is not None
-        return self.process.stderr.read()
+        if self.stderr_file is None:
+            assert self.process.stderr is not None
+            return self.process.stderr.read()
+        self.stderr_file.seek(0)
+        return self.stderr_file.read()
 
 
 def start_server(*args: str, port: int = 0, preexec_fn=None) -> ServerProcess:  # type: ignore[no-untyped-def]
-    """Start `python -m chat_server` on 127.0.0.1 and wait for its `listening on` line."""
+    """Start `python -m chat_server` on 127.0.0.1 and wait for its `listening on` line.
+
+    Unless `args` name a `--store`, its history is kept in a file of a temporary folder
+    (a real SQLite file, removed when the server is stopped).
+    """
+    temporary_dir = None
+    if "--store" not in args:
+        temporary_dir = tempfile.mkdtemp(prefix="lanchat-test-")
+        args = (*args, "--store", os.path.join(temporary_dir, "history.sqlite3"))
     command = [sys.executable, "-m", "chat_server", "--host", "127.0.0.1",
                "--port", str(port), "--name", "testroom", *args]
+    stderr_file = tempfile.TemporaryFile("w+", encoding="utf-8")
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command, stdout=subprocess.PIPE, stderr=stderr_file, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "0"}, preexec_fn=preexec_fn,
     )
     assert process.stdout is not None
     output: list[str] = []
     deadline = time.monotonic() + STARTUP_TIMEOUT
+    poller = select.poll()  # not select(): a test may hold more than 1,024 descriptors
+    poller.register(process.stdout, select.POLLIN)
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.2)
-        if not ready:
+        if not poller.poll(200):
             if process.poll() is not None:
                 break
             continue
@@ -84,10 +105,14 @@ def start_server(*args: str, port: int = 0, preexec_fn=None) -> ServerProcess:  
         output.append(line)
         if "listening on " in line:
             bound_port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
-            return ServerProcess(process, "127.0.0.1", bound_port, output)
+            return ServerProcess(process, "127.0.0.1", bound_port, output, stderr_file,
+                                 temporary_dir)
     process.kill()
-    stderr = process.communicate(timeout=5)[1]
-    raise RuntimeError(f"server did not start: {output!r} {stderr!r}")
+    process.wait(5)
+    stderr_file.seek(0)
+    if temporary_dir is not None:
+        shutil.rmtree(temporary_dir, ignore_errors=True)
+    raise RuntimeError(f"server did not start: {output!r} {stderr_file.read()!r}")
 
 
 class LineClient:

@@ -122,7 +122,8 @@ def test_ipv6_addresses_are_in_brackets(capsys, monkeypatch, requested: str,
 
 def _start(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "chat_server", "--port", "0", "--name", "lab", *args],
+        [sys.executable, "-m", "chat_server", "--port", "0", "--name", "lab", "--store", "none",
+         *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -178,7 +179,7 @@ def test_with_trace_every_way_to_join_comes_before_the_first_trace_line() -> Non
     assert lines[1:first_trace] == ["On this machine, join with:",
                                     f"    chat-client 127.0.0.1:{port}",
                                     f"    nc 127.0.0.1 {port}"]
-    assert lines[first_trace].split()[1:] == ["spawn", "accept_connections"]
+    assert lines[first_trace].split()[1:] == ["spawn", "accept(lines)"]
 
 
 def _ipv6_loopback_works() -> bool:

@@ -1,4 +1,4 @@
-"""The per-client tasks on a real scheduler over a socketpair, with a stand-in room."""
+"""The per-client tasks on a real scheduler over a socketpair, with a stand-in directory."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from chat_server.scheduler import Scheduler
 from chat_server.session import Session
 from chat_server.tasks import client_reader
 from chat_server.trace import TracingScheduler
+from protocol import LineConnection
 
 
 class BuggyRoom:
-    """A room whose command handling has a bug, and which records what it is told."""
+    """A directory whose command handling has a bug, and which records what it is told."""
 
     def __init__(self) -> None:
         self.lost: list[Session] = []
 
-    def handle(self, session: Session, framed: object) -> None:
+    def handle(self, session: Session, command: object) -> None:
         raise KeyError("a command without a handler")
 
     def connection_lost(self, session: Session) -> None:
@@ -29,8 +30,8 @@ class BuggyRoom:
 
 
 def _session(sock: socket.socket) -> Session:
-    return Session(sock, "192.0.2.1:40000", outbox_limit=1 << 20, flood=None, now=0.0,
-                   on_hang_up=lambda session: None)
+    return Session(sock, "192.0.2.1:40000", LineConnection(), outbox_limit=1 << 20,
+                   flood=None, now=0.0, on_hang_up=lambda session: None)
 
 
 def test_a_reader_that_crashes_leaves_no_ghost_in_the_room(caplog: pytest.LogCaptureFixture) -> None:

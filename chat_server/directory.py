@@ -1,0 +1,403 @@
+"""The directory: everyone on the server, their nicknames, the rooms, and what each command does.
+
+Plain code, no sockets and no scheduler. A reader task hands it each `Command` a member
+typed; it answers by appending to `outgoing`, the one ordered queue of everything the
+server says (see outgoing.py), which the broadcaster task drains.
+
+Who owns what:
+- the directory: connections, the server-wide nickname space, and the commands that are
+  about a person rather than a room (/hello, /nick, /msg, /ping, /stats, /help, /quit);
+- a room (rooms.py): its members in join order, its topic, its event ids;
+- the room commands (/join, /part, /rooms, /topic, /who, /in, /history, and text) are the
+  directory's too, acting on the member's *current* room unless told otherwise.
+
+A version 1 program (`/hello X 1`) lives in the default room only and sees exactly the
+events it always saw; its protocol object refuses the room commands as unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from chat_server.outgoing import HangUp, Member, Outgoing, Replay, ToMember, ToRoom
+from chat_server.parking import Parking
+from chat_server.rooms import Room
+from protocol import (
+    DEFAULT_ROOM, Action, BadArgs, Bye, Command, Current, Error, ErrorCode, Event, Hello,
+    Help, History, Info, InRoom, Join, JoinRoom, LeaveRoom, ListRooms, Me, Message,
+    NickChange, Part, PartReason, Ping, Pong, PrivateMessage, Quit, RoomList, RoomListing,
+    Say, SendPrivate, SetNick, SetTopic, ShowHistory, ShowStats, ShowTopic,
+    StartMachineMode, Stats, Topic, UnknownCommand, Unreadable, Users, Welcome, Who,
+    commands_of, nick_key, nick_problem, room_key, room_name, room_problem,
+)
+
+activity = logging.getLogger("chat_server.activity")  # the console's who-came-and-went
+
+
+def wall_clock_ms() -> int:
+    """Now, in milliseconds since the Unix epoch: the time stamped on room events."""
+    return time.time_ns() // 1_000_000
+
+
+class Directory:
+    """The server's people and rooms, and the behaviour of every command."""
+
+    def __init__(
+        self,
+        server_name: str,
+        *,
+        default_room: str = DEFAULT_ROOM,
+        max_rooms_per_user: int = 20,
+        history_on_join: int = 50,
+        known_rooms: dict[str, Room[Member]] | None = None,
+        figures: Callable[[], dict[str, object]] = dict,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.server_name = server_name
+        self.max_rooms_per_user = max_rooms_per_user
+        self.history_on_join = history_on_join
+        self.outgoing: deque[Outgoing] = deque()
+        self.has_outgoing = Parking()  # the broadcaster parks here while `outgoing` is empty
+        self._figures = figures  # what /stats reports; the server knows, the directory asks
+        self._clock_ms = clock_ms
+        self._rooms: dict[str, Room[Member]] = dict(known_rooms or {})  # key -> room, kept
+        self._by_nick: dict[str, Member] = {}  # nick_key -> member, for everyone joined
+        self.default_room = self._room_called(default_room)
+        self._handlers: dict[type, Callable[[Member, Command, Room[Member] | None], None]] = {
+            Say: self._say, Me: self._me, SetNick: self._set_nick, SendPrivate: self._private,
+            Who: self._who, Quit: self._quit, Ping: self._ping, Help: self._help,
+            ShowStats: self._stats, StartMachineMode: self._hello, JoinRoom: self._join,
+            LeaveRoom: self._part, ListRooms: self._list_rooms, ShowTopic: self._show_topic,
+            SetTopic: self._set_topic, InRoom: self._in_room, ShowHistory: self._history,
+            Unreadable: self._unreadable, UnknownCommand: self._unknown,
+            BadArgs: self._bad_args,
+        }
+
+    # What the directory knows
+
+    @property
+    def member_count(self) -> int:
+        """How many people have joined the server (chosen a nickname)."""
+        return len(self._by_nick)
+
+    @property
+    def rooms_in_use(self) -> list[Room[Member]]:
+        """The rooms with people in them."""
+        return [room for room in self._rooms.values() if len(room)]
+
+    def is_joined(self, member: Member) -> bool:
+        """True once `member` has chosen a nickname (and until it leaves)."""
+        return member.nick is not None and self._by_nick.get(nick_key(member.nick)) is member
+
+    # Connections coming and going
+
+    def greet(self, member: Member) -> None:
+        """Say hello to a new connection (it has not chosen a nickname yet)."""
+        count = self.member_count
+        people = "1 person is" if count == 1 else f"{count} people are"
+        self._reply(member, Info(f"Welcome to {self.server_name}! {people} here. "
+                                 "Type a nickname to join, or /help."))
+
+    def connection_lost(self, member: Member) -> None:
+        """The connection ended or broke: leave every room, and close once output is sent."""
+        self._leave_server(member, PartReason.CONNECTION_LOST)
+        self._queue(HangUp(member))
+
+    def say_goodbye(self, member: Member, reason: str) -> None:
+        """Send BYE and close, without telling the rooms (at shutdown, or to a non-joiner)."""
+        member.stop_reading()
+        self._forget(member)
+        self._reply(member, Bye(reason))
+        self._queue(HangUp(member))
+
+    def cut_off(self, member: Member, reason: str) -> None:
+        """Drop a member the server cannot keep (too slow): leave, then BYE if possible."""
+        self._leave_server(member, reason)
+        member.abort(Bye(reason))
+
+    # Input
+
+    def handle(self, member: Member, command: Command) -> None:
+        """Act on one command from `member`, in its current room."""
+        self._dispatch(member, command, member.current)
+
+    def _dispatch(self, member: Member, command: Command, room: Room[Member] | None) -> None:
+        handler = self._handlers[type(command)]  # looked up first: a bug is not "unknown"
+        handler(member, command, room)
+
+    # Commands about a person
+
+    def _hello(self, member: Member, command: StartMachineMode, room: Room | None) -> None:
+        # The connection object already switched what it reads; its output switches when
+        # this HELLO is delivered, after whatever was queued before it.
+        self._reply(member, Hello(self.server_name, str(member.connection.version)))
+
+    def _set_nick(self, member: Member, command: SetNick, room: Room | None) -> None:
+        if self.is_joined(member):
+            self._rename(member, command.name)
+        else:
+            self._join_server(member, command.name)
+
+    def _private(self, member: Member, command: SendPrivate, room: Room | None) -> None:
+        if not self._require_joined(member):
+            return
+        recipient = self._by_nick.get(nick_key(command.nick))
+        if recipient is None:
+            self._error(member, ErrorCode.NO_SUCH_NICK, f"nobody here is called {command.nick}")
+            return
+        event = PrivateMessage(member.nick, recipient.nick, command.text)  # type: ignore[arg-type]
+        self._reply(member, event)
+        if recipient is not member:
+            self._reply(recipient, event)
+
+    def _quit(self, member: Member, command: Quit, room: Room | None) -> None:
+        self._leave_server(member, command.reason)
+        self._reply(member, Bye(command.reason))
+        self._queue(HangUp(member))
+
+    def _ping(self, member: Member, command: Ping, room: Room | None) -> None:
+        self._reply(member, Pong(command.token))
+
+    def _help(self, member: Member, command: Help, room: Room | None) -> None:
+        self._reply(member, Info("Commands (anything else you type is said to the room):"))
+        for spec in commands_of(member.connection.version):
+            self._reply(member, Info(f"  {spec.usage:<22} {spec.summary}"))
+        self._reply(member, Info("  //text                 say text that starts with /"))
+
+    def _stats(self, member: Member, command: ShowStats, room: Room | None) -> None:
+        figures = tuple((key, str(value)) for key, value in self._figures().items())
+        self._reply(member, Stats(figures))
+
+    def _unreadable(self, member: Member, command: Unreadable, room: Room | None) -> None:
+        self._error(member, command.code, command.text)
+
+    def _unknown(self, member: Member, command: UnknownCommand, room: Room | None) -> None:
+        self._error(member, ErrorCode.UNKNOWN_COMMAND,
+                    f"there is no command /{command.name}; /help lists them")
+
+    def _bad_args(self, member: Member, command: BadArgs, room: Room | None) -> None:
+        self._error(member, ErrorCode.BAD_ARGS, f"usage: {command.usage}")
+
+    # Commands about a room
+
+    def _say(self, member: Member, command: Say, room: Room | None) -> None:
+        if not self.is_joined(member) and not member.connection.said_hello:
+            self._join_server(member, command.text.strip())  # talker style: a name first
+        elif self._require_room(member, room):
+            self._to_room(room, Message(member.nick, command.text))  # type: ignore[arg-type]
+
+    def _me(self, member: Member, command: Me, room: Room | None) -> None:
+        if self._require_room(member, room):
+            self._to_room(room, Action(member.nick, command.text))  # type: ignore[arg-type]
+
+    def _join(self, member: Member, command: JoinRoom, room: Room | None) -> None:
+        target = self._maybe_room(member, command.room)
+        if target is not None and self._require_joined(member):
+            self._enter(member, target)
+
+    def _part(self, member: Member, command: LeaveRoom, room: Room | None) -> None:
+        target, reason = self._part_target(member, command.words, room)
+        if target is not None and self._require_room(member, target):
+            self._leave_room(member, target, reason or PartReason.LEFT, leaver_hears=True)
+
+    def _list_rooms(self, member: Member, command: ListRooms, room: Room | None) -> None:
+        rooms = self.rooms_in_use
+        self._reply(member, RoomList(len(rooms)))
+        for listed in rooms:
+            self._reply(member, RoomListing(listed.name, len(listed), listed.topic_text))
+
+    def _show_topic(self, member: Member, command: ShowTopic, room: Room | None) -> None:
+        if not self._require_room(member, room):
+            return
+        if room.topic is not None:  # type: ignore[union-attr]
+            self._reply(member, room.topic)  # type: ignore[union-attr]
+        else:
+            self._reply(member, Info(f"{room.name} has no topic; /topic TEXT sets one"))  # type: ignore[union-attr]
+
+    def _set_topic(self, member: Member, command: SetTopic, room: Room | None) -> None:
+        if self._require_room(member, room):
+            self._to_room(room, Topic(member.nick, command.text))  # type: ignore[arg-type]
+
+    def _who(self, member: Member, command: Who, room: Room | None) -> None:
+        if member.connection.version < 2 or command.room is None:
+            shown = room or self.default_room  # (a version 1 program has one room)
+        else:
+            shown = self._maybe_room(member, command.room)
+        if shown is not None:
+            self._reply(member, Users(tuple(m.nick for m in shown), shown.name))  # type: ignore[misc]
+
+    def _in_room(self, member: Member, command: InRoom, room: Room | None) -> None:
+        target = self._maybe_room(member, command.room)
+        if target is not None and self._require_room(member, target):
+            self._dispatch(member, command.command, target)
+
+    def _history(self, member: Member, command: ShowHistory, room: Room | None) -> None:
+        target = self._maybe_room(member, command.room)
+        if target is not None and self._require_room(member, target):
+            self._queue(Replay(member, target, command.direction, command.event_id,
+                               command.count))
+
+    # Joining and leaving the server
+
+    def _join_server(self, member: Member, name: str) -> None:
+        if not self._nick_available(member, name):
+            return
+        member.nick = name
+        self._by_nick[nick_key(name)] = member
+        activity.info("%s joined from %s", name, member.address)
+        self._reply(member, Welcome(name))
+        self._enter(member, self.default_room)
+
+    def _rename(self, member: Member, name: str) -> None:
+        old = member.nick
+        assert old is not None
+        if name == old:
+            self._reply(member, Info(f"you are already {name}"))
+            return
+        if not self._nick_available(member, name):
+            return
+        del self._by_nick[nick_key(old)]
+        self._by_nick[nick_key(name)] = member
+        member.nick = name
+        activity.info("%s is now %s", old, name)
+        for room in member.rooms:
+            self._to_room(room, NickChange(old, name))
+        if not member.rooms:
+            self._reply(member, Info(f"you are now known as {name}"))
+
+    def _leave_server(self, member: Member, reason: str) -> None:
+        member.stop_reading()
+        if self.is_joined(member):
+            activity.info("%s left (%s)", member.nick, reason)
+        for room in list(member.rooms):
+            self._leave_room(member, room, reason)
+        self._forget(member)
+
+    def _forget(self, member: Member) -> None:
+        for room in member.rooms:
+            room.remove(member)
+        member.rooms.clear()
+        member.current = None
+        if self.is_joined(member):
+            del self._by_nick[nick_key(member.nick)]  # type: ignore[arg-type]
+
+    def _nick_available(self, member: Member, name: str) -> bool:
+        problem = nick_problem(name)
+        if problem is not None:
+            self._error(member, ErrorCode.BAD_NICK, problem)
+            return False
+        holder = self._by_nick.get(nick_key(name))
+        if holder is not None and holder is not member:
+            self._error(member, ErrorCode.NICK_IN_USE, f"{holder.nick} is already here")
+            return False
+        return True
+
+    # Joining and leaving rooms
+
+    def _enter(self, member: Member, room: Room[Member]) -> None:
+        """Join `room` and make it current (or only make it current, if already in it)."""
+        if member in room:
+            self._make_current(member, room)
+            return
+        if len(member.rooms) >= self.max_rooms_per_user:
+            self._error(member, ErrorCode.TOO_MANY_ROOMS, f"you can be in at most "
+                        f"{self.max_rooms_per_user} rooms at once; /part one first")
+            return
+        if member.connection.version >= 2:
+            self._replay_on_join(member, room)
+        room.add(member)
+        member.rooms.append(room)
+        member.connection.set_in_several_rooms(len(member.rooms) > 1)
+        self._reply(member, Users(tuple(m.nick for m in room), room.name))  # type: ignore[misc]
+        self._to_room(room, Join(member.nick), joining=member)  # type: ignore[arg-type]
+        self._make_current(member, room)
+        if not member.connection.said_hello and room.topic is not None:
+            self._reply(member, Info(f"Topic of {room.name}: {room.topic_text}"))
+
+    def _replay_on_join(self, member: Member, room: Room[Member]) -> None:
+        if self.history_on_join:
+            self._queue(Replay(member, room, "latest", None, self.history_on_join))
+        else:
+            self._reply(member, History(room.name, 0))
+
+    def _leave_room(self, member: Member, room: Room[Member], reason: str,
+                    leaver_hears: bool = False) -> None:
+        room.remove(member)
+        member.rooms.remove(room)
+        member.connection.set_in_several_rooms(len(member.rooms) > 1)
+        self._to_room(room, Part(member.nick, reason), leaving=member,  # type: ignore[arg-type]
+                      leaver_hears=leaver_hears)
+        if member.current is room:
+            member.current = None
+            if member.rooms:
+                self._make_current(member, member.rooms[-1])
+
+    def _make_current(self, member: Member, room: Room[Member]) -> None:
+        member.current = room
+        if member.connection.version >= 2:
+            self._reply(member, Current(room.name))
+
+    def _part_target(self, member: Member, words: str,
+                     current: Room | None) -> tuple[Room[Member] | None, str]:
+        """Which room `/part WORDS` leaves, and why: a first word naming a room you are in
+        (with or without its #) is the room; otherwise it is all the reason."""
+        first, _, rest = words.partition(" ")
+        if first.startswith("#"):
+            return self._maybe_room(member, first), rest.strip()
+        named = self._rooms.get(room_key(room_name(first))) if first else None
+        if named is not None and member in named:
+            return named, rest.strip()
+        return current, words
+
+    def _room_called(self, typed: str) -> Room[Member]:
+        """The room with this (valid) name, made if it is new."""
+        name = room_name(typed)
+        key = room_key(name)
+        room = self._rooms.get(key)
+        if room is None:
+            room = self._rooms[key] = Room(name)
+        return room
+
+    def _maybe_room(self, member: Member, typed: str) -> Room[Member] | None:
+        """The room `typed` names (made if new), or None after telling `member` why not."""
+        problem = room_problem(room_name(typed))
+        if problem is not None:
+            self._error(member, ErrorCode.BAD_ROOM, problem)
+            return None
+        return self._room_called(typed)
+
+    # Output
+
+    def _require_joined(self, member: Member) -> bool:
+        if self.is_joined(member):
+            return True
+        self._error(member, ErrorCode.NOT_JOINED, "choose a nickname first: /nick NAME")
+        return False
+
+    def _require_room(self, member: Member, room: Room[Member] | None) -> bool:
+        if not self._require_joined(member):
+            return False
+        if room is not None and member in room:
+            return True
+        where = f"you are not in {room.name}" if room is not None else "you are in no room"
+        self._error(member, ErrorCode.NOT_IN_ROOM, f"{where}; /join ROOM first")
+        return False
+
+    def _to_room(self, room: Room[Member], event: Event, *, joining: Member | None = None,
+                 leaving: Member | None = None, leaver_hears: bool = False) -> None:
+        stamped = room.stamp(event, self._clock_ms())
+        self._queue(ToRoom(room, stamped, joining, leaving, leaver_hears))
+
+    def _error(self, member: Member, code: str, text: str) -> None:
+        self._reply(member, Error(code, text))
+
+    def _reply(self, member: Member, event: object) -> None:
+        self._queue(ToMember(member, event))  # type: ignore[arg-type]
+
+    def _queue(self, item: Outgoing) -> None:
+        self.outgoing.append(item)
+        if self.has_outgoing.parked:
+            self.has_outgoing.wake_all()

@@ -1,0 +1,108 @@
+"""What the chat logic asks to have delivered, in order, and what it needs of a member.
+
+The directory never writes to a socket or an outbox: it appends these items to one
+ordered queue, and the broadcaster task hands them to the audience (audience.py), which
+carries them out in that order. One queue for everything is what makes the order exact:
+a joiner gets its history and USERS before its own JOIN, and a quitter gets every room
+event from before its /quit, then BYE, then nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chat_server.outbox import Outbox
+from chat_server.rooms import Room
+from protocol import AnyEvent, Encoder, Event, RoomEvent
+
+
+class Connection(Protocol):
+    """What the chat logic and the fan-out need of a member's wire protocol object."""
+
+    said_hello: bool
+    version: int
+    shared_encoder: Encoder
+
+    def send(self, event: AnyEvent, viewer: str | None = None) -> bytes:
+        """The bytes for `event` in this connection's rendering."""
+
+    def set_in_several_rooms(self, several: bool) -> None:
+        """Tell the rendering whether room lines must name their room."""
+
+
+class Member(Protocol):
+    """One connection as the chat logic sees it (the server's `Session` is one)."""
+
+    nick: str | None  # None until it joins the server
+    address: str  # "host:port", for the console log
+    host: str
+    rooms: list[Room[Member]]  # the rooms it is in, in the order it joined them
+    current: Room[Member] | None  # where plain text goes
+    connection: Connection
+    outbox: Outbox
+
+    @property
+    def hanging_up(self) -> bool:
+        """True once no more output will be queued for it."""
+
+    def deliver(self, event: AnyEvent) -> None:
+        """Queue one event for this member, in its rendering."""
+
+    def stop_reading(self) -> None:
+        """Handle no more commands from this member."""
+
+    def hang_up(self) -> None:
+        """Close once what is queued has been sent."""
+
+    def abort(self, last_event: Event) -> None:
+        """Drop what is queued, send `last_event` if the socket takes it, and close."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToRoom:
+    """A room event for everyone in `room`.
+
+    `joining` enters the room's audience just before it (so a joiner hears its own JOIN);
+    `leaving` leaves it just before (a quitter does not hear its own PART), or just after
+    when `leaver_hears` (someone who typed /part sees it done).
+    """
+
+    room: Room[Member]
+    event: RoomEvent
+    joining: Member | None = None
+    leaving: Member | None = None
+    leaver_hears: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToMember:
+    """An event for one member only."""
+
+    member: Member
+    event: AnyEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """`HISTORY ROOM N` and N stored events of `room`, for one member.
+
+    Read from the store when its turn comes, after every event queued before it has been
+    stored, so it holds exactly the events before it in the one order.
+    """
+
+    member: Member
+    room: Room[Member]
+    direction: str  # "latest", "before" or "after"
+    event_id: int | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class HangUp:
+    """Nothing more for this member: close it once what is queued is sent."""
+
+    member: Member
+
+
+Outgoing = ToRoom | ToMember | Replay | HangUp

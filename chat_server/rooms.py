@@ -1,0 +1,62 @@
+"""A room: who is in it, in what order, its topic, and the ids of its events.
+
+Plain data with no I/O: the directory (directory.py) decides what happens, a room only
+remembers. A room is kept once it has been used, even when everyone has left, because
+its ids must never be reused and its topic outlives its people (the store keeps both
+across restarts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from protocol import Event, RoomEvent, Topic, room_key
+
+M = TypeVar("M")
+
+
+class Room(Generic[M]):
+    """One room's members (in join order), topic and event ids."""
+
+    __slots__ = ("name", "key", "topic", "last_id", "_members")
+
+    def __init__(self, name: str, last_id: int = 0, topic: RoomEvent | None = None) -> None:
+        self.name = name  # as first typed: `#Games`
+        self.key = room_key(name)  # as compared: `#games`
+        self.topic = topic  # the TOPIC event that set the current topic, if any
+        self.last_id = last_id  # the id of the room's latest event
+        self._members: dict[M, None] = {}  # a dict keeps join order and finds in O(1)
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name} ({len(self._members)})>"
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._members
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def add(self, member: M) -> None:
+        """`member` joins (last in join order)."""
+        self._members[member] = None
+
+    def remove(self, member: M) -> None:
+        """`member` leaves; nothing happens if it was not here."""
+        self._members.pop(member, None)
+
+    def stamp(self, event: Event, time_ms: int) -> RoomEvent:
+        """`event` as this room's next event: the next id, and `time_ms`."""
+        self.last_id += 1
+        stamped = RoomEvent(self.name, self.last_id, time_ms, event)
+        if isinstance(event, Topic):
+            self.topic = stamped
+        return stamped
+
+    @property
+    def topic_text(self) -> str:
+        """The topic, or "" when none was set."""
+        return self.topic.event.text if self.topic is not None else ""  # type: ignore[attr-defined]
