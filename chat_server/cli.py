@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 import sys
 from importlib import metadata
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quiet:
         logging.getLogger("chat_server.activity").setLevel(logging.WARNING)
     _allow_many_connections()
+    _survive_file_size_limit()
     history = _open_history(args.store)
     if history is None:
         return 1
@@ -203,6 +205,16 @@ def _version() -> str:
         return metadata.version("lanchat")
     except metadata.PackageNotFoundError:  # run from a checkout that was never installed
         return "(version unknown: not installed)"
+
+
+def _survive_file_size_limit() -> None:
+    """A write past the file-size limit (RLIMIT_FSIZE) must fail like a full disk.
+
+    By default the kernel kills the process with SIGXFSZ; ignored, the write fails with
+    EFBIG instead, the store raises StoreError, and the chat goes on ("History is kept").
+    """
+    if hasattr(signal, "SIGXFSZ"):  # not on Windows
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def _allow_many_connections() -> None:
