@@ -11,6 +11,10 @@ The bookkeeping is kept apart from the loop itself:
 - the selector: for each socket, which task waits to read and which to write;
 - `_sleeping`: a heap of (wake-up time, task);
 - `Parking` (parking.py): tasks waiting for plain code to wake them (a queue got work).
+
+Anyone may watch the loop work: an `observer` (see `SchedulerObserver`) is told at named
+points what the scheduler decides. `--trace` attaches one that narrates (trace.py); with
+none attached, each point costs one `is None` check.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from chat_server.parking import Parking
 from chat_server.traps import TaskGenerator
@@ -52,11 +56,37 @@ class Task:
         return f"<Task {self.name}>"
 
 
+class SchedulerObserver(Protocol):
+    """What an observer of the run loop is told, at each of its named points."""
+
+    def spawned(self, task: Task) -> None:
+        """`task` was just started."""
+
+    def cancelled(self, task: Task) -> None:
+        """`task` is about to be stopped where it waits."""
+
+    def running(self, task: Task) -> None:
+        """`task` is about to run until its next trap."""
+
+    def stepped(self, task: Task) -> None:
+        """`task` yielded its next trap (now in `task.waiting_for`), or finished."""
+
+    def woken(self, task: Task) -> None:
+        """`task` is about to be made ready; `task.waiting_for` still says what it waited for."""
+
+    def selecting(self) -> None:
+        """The loop is about to ask the operating system which sockets are ready."""
+
+    def selected(self, ready: int) -> None:
+        """The operating system said `ready` sockets are ready."""
+
+
 class Scheduler:
     """Runs generator tasks until none is left."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
+        self.observer: SchedulerObserver | None = None
         self.tasks: set[Task] = set()
         self.current: Task | None = None
         self.loop_iterations = 0
@@ -95,8 +125,15 @@ class Scheduler:
         # sockets are polled between rounds and no task can starve the others.
         for _ in range(len(self._ready)):
             task, value = self._ready.popleft()
-            if not task.done:
+            if task.done:
+                continue
+            observer = self.observer
+            if observer is None:
                 self._step(task, value)
+            else:
+                observer.running(task)
+                self._step(task, value)
+                observer.stepped(task)
 
     def _step(self, task: Task, value: Any) -> None:
         """Resume `task` until it yields its next trap, then file it under that trap."""
@@ -134,6 +171,8 @@ class Scheduler:
         task = Task(generator, name or getattr(generator, "__name__", "task"))
         self.tasks.add(task)
         self._ready.append((task, None))
+        if self.observer is not None:
+            self.observer.spawned(task)
         return task
 
     def cancel(self, task: Task) -> None:
@@ -142,6 +181,8 @@ class Scheduler:
             return
         if task is self.current:
             raise RuntimeError("a running task cannot be cancelled; it should return")
+        if self.observer is not None:
+            self.observer.cancelled(task)
         self._stop_waiting_for_io(task)  # sleepers and parked tasks are skipped once done
         self._finish(task)
         try:
@@ -164,6 +205,8 @@ class Scheduler:
     def make_ready(self, task: Task, value: Any = None) -> None:
         """Let `task` run in the next round, sent `value` (parkings call this)."""
         if not task.done:
+            if self.observer is not None and task.waiting_for is not None:
+                self.observer.woken(task)
             task.waiting_for = None
             self._ready.append((task, value))
 
@@ -210,7 +253,13 @@ class Scheduler:
 
     def _wait_for_io(self, timeout: float | None) -> None:
         """Wait (at most `timeout`) for sockets to be ready, and wake their tasks."""
-        self._wake_io_waiters(self._selector.select(timeout))
+        if self.observer is None:
+            self._wake_io_waiters(self._selector.select(timeout))
+            return
+        self.observer.selecting()
+        ready = self._selector.select(timeout)
+        self.observer.selected(len(ready))
+        self._wake_io_waiters(ready)
 
     def _wake_io_waiters(self, ready: list[tuple[selectors.SelectorKey, int]]) -> None:
         for key, events in ready:

@@ -1,8 +1,9 @@
-"""The tracing scheduler: the same run loop, narrating each decision as it makes it.
+"""The tracer: the same run loop, narrated decision by decision as it makes them.
 
-`chat-server --trace` runs this instead of the plain `Scheduler`. It only watches: every
-override prints a line and then calls the scheduler's own method, so behaviour is the
-same, and with tracing off the plain class runs and none of this code exists for it.
+`chat-server --trace` attaches a `Tracer` to the scheduler as its observer. The scheduler
+tells its observer what it does at named points (spawned, running, stepped, woken,
+selected, ...; see `SchedulerObserver`), and the tracer prints a line for each. It only
+watches, so behaviour is the same; with no observer the loop skips every point.
 
 A trace reads like this (`--trace-delay 0.5` slows it down enough to follow in class):
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 from chat_server.scheduler import Scheduler, Task
 
@@ -48,18 +49,19 @@ _WAITING_FOR = {
 }
 
 
-class TracingScheduler(Scheduler):
-    """A `Scheduler` that prints what it does, optionally pausing after each line."""
+class Tracer:
+    """Narrates what a scheduler does (a `SchedulerObserver`), optionally pausing after
+    each line so a class can follow."""
 
     def __init__(
         self,
+        clock: Callable[[], float],
         out: TextIO = sys.stderr,
         delay: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
         colour: bool | None = None,
         held: bool = False,
     ) -> None:
-        super().__init__(clock)
+        self._clock = clock
         self._out = out
         self._delay = delay
         self._colour = out.isatty() if colour is None else colour
@@ -75,43 +77,40 @@ class TracingScheduler(Scheduler):
         for line in held:
             self._write(line)
 
-    def spawn(self, generator: Any, name: object = None) -> Task:
-        task = super().spawn(generator, name)
+    # The scheduler's named points (see SchedulerObserver)
+
+    def spawned(self, task: Task) -> None:
         self._say("spawn", task)
-        return task
 
-    def cancel(self, task: Task) -> None:
-        if not task.done:
-            self._say("cancel", task, "stopped where it waited")
-        super().cancel(task)
+    def cancelled(self, task: Task) -> None:
+        self._say("cancel", task, "stopped where it waited")
 
-    def _step(self, task: Task, value: Any) -> None:
+    def running(self, task: Task) -> None:
         self._say("run", task)
-        super()._step(task, value)
+
+    def stepped(self, task: Task) -> None:
         if task.done:
             self._say("done", task, "finished")
         elif task.waiting_for is not None:
             trap, argument = task.waiting_for
             self._say("wait", task, _WAITING_FOR[trap].format(argument))
 
-    def make_ready(self, task: Task, value: Any = None) -> None:
-        if not task.done and task.waiting_for is not None:
-            self._say("wake", task, _WHY_READY[task.waiting_for[0]])
-        super().make_ready(task, value)
+    def woken(self, task: Task) -> None:
+        self._say("wake", task, _WHY_READY[task.waiting_for[0]])  # type: ignore[index]
 
-    def _wait_for_io(self, timeout: float | None) -> None:
-        self._select_started = self.clock()
-        super()._wait_for_io(timeout)
+    def selecting(self) -> None:
+        self._select_started = self._clock()
 
-    def _wake_io_waiters(self, ready: list[tuple[Any, int]]) -> None:
-        waited = self.clock() - self._select_started
+    def selected(self, ready: int) -> None:
+        waited = self._clock() - self._select_started
         if ready or waited >= 0.001:  # quiet about polls that found nothing at once
-            sockets = "1 socket" if len(ready) == 1 else f"{len(ready)} sockets"
+            sockets = "1 socket" if ready == 1 else f"{ready} sockets"
             self._say("select", None, f"{sockets} ready after waiting {waited:.3f}s")
-        super()._wake_io_waiters(ready)
+
+    # Printing
 
     def _say(self, verb: str, task: Task | None, detail: str = "") -> None:
-        elapsed = self.clock() - self._started
+        elapsed = self._clock() - self._started
         label = verb.ljust(8)
         if self._colour:
             label = f"\x1b[{_COLOURS[verb]}m{label}\x1b[0m"
@@ -127,6 +126,26 @@ class TracingScheduler(Scheduler):
         self._out.flush()
         if self._delay:
             time.sleep(self._delay)  # slows the whole server down: that is the point
+
+
+class TracingScheduler(Scheduler):
+    """A `Scheduler` with a `Tracer` watching it from the start (`chat-server --trace`)."""
+
+    def __init__(
+        self,
+        out: TextIO = sys.stderr,
+        delay: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        colour: bool | None = None,
+        held: bool = False,
+    ) -> None:
+        super().__init__(clock)
+        self.tracer = Tracer(clock, out, delay, colour, held)
+        self.observer = self.tracer
+
+    def stop_holding(self) -> None:
+        """Print the trace held back so far (see `Tracer.stop_holding`)."""
+        self.tracer.stop_holding()
 
 
 def _fit(name: str) -> str:
