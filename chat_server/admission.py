@@ -37,11 +37,12 @@ class Admission:
     def refusal(self, host: str) -> Refusal | None:
         """Why a connection from `host` may not come in now, or None if it may."""
         if self._open >= self.max_clients:
-            return Refusal(f"the room is full ({self.max_clients} connections); "
+            return Refusal(f"the room is full ({_connections(self.max_clients)}); "
                            "try again later", "server full")
         cap = self.max_per_address
         if cap is not None and self._per_address[host] >= cap and not self._spared(host):
-            return Refusal(f"too many connections from {host} ({cap}); close one first",
+            return Refusal(f"too many connections from {host} ({_connections(cap)}); "
+                           "close one first",
                            "too many connections from your address")
         return None
 
@@ -66,3 +67,8 @@ class Admission:
             return False
         mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on an IPv6 socket
         return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def _connections(count: int) -> str:
+    """`1 connection`, `2 connections`."""
+    return f"{count} connection" if count == 1 else f"{count} connections"

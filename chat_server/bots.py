@@ -1,10 +1,11 @@
 """Demo bots: simulated chatters for a classroom without volunteers (`--bots N`).
 
 A bot is a client written the same way as the server: generator tasks that yield
-`send_wait` and `recv_wait`. It connects over a real loopback socket, sends `/hello` and
-`/nick`, then one task chats at a human pace while another reads everything the room
-says (a bot that stopped reading would be cut off as too slow, like anyone else) and
-answers when someone mentions its name.
+`send_wait` and `recv_wait`. It connects over a real loopback socket, speaks protocol
+version 2, joins as its name and then a second room (`#random` or `#help`), and one task
+chats at a human pace in one of its rooms or the other, while another reads everything
+its rooms say (a bot that stopped reading would be cut off as too slow, like anyone
+else) and answers, in the same room, when someone mentions its name.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socket
 from collections.abc import Callable
 
 from chat_server.traps import TaskGenerator, cancel, recv_wait, send_wait, sleep, spawn
-from protocol import Bye, Line, LineFramer, Message, decode_event
+from protocol import Bye, Join, Line, LineFramer, Message, RoomEvent, decode_event
 
 BOT_NAMES = (
     "ada", "alan", "grace", "edsger", "barbara", "donald", "margaret", "dennis",
@@ -33,6 +34,9 @@ SMALL_TALK = (
     "type /stats to see the scheduler's figures",
     "no threads were harmed in the making of this chat",
 )
+
+SECOND_ROOMS = ("#random", "#help")
+"""Each bot also joins one of these, so a demo shows the fan-out to several rooms."""
 
 REPLIES = (
     "did someone call me?",
@@ -65,10 +69,12 @@ def chat_bot(
         yield send_wait(sock)  # writable means connected (or failed: SO_ERROR says)
         if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             return
-        yield from _send_line(sock, "/hello chat-bot 1")
+        yield from _send_line(sock, "/hello chat-bot 2")
         yield from _send_line(sock, f"/nick {name}")
-        talker = yield spawn(_small_talk(sock, interval, rng), f"{name} talker")
-        yield from _listen(sock, name, rng)
+        yield from _send_line(sock, f"/join {rng.choice(SECOND_ROOMS)}")
+        rooms: list[str] = []  # filled in by the listener as it sees itself join
+        talker = yield spawn(_small_talk(sock, interval, rng, rooms), f"{name} talker")
+        yield from _listen(sock, name, rng, rooms)
         yield cancel(talker)  # (not in a finally: a cancelled task may not yield)
     except OSError:
         pass  # the server went away: a bot has nobody to tell
@@ -76,14 +82,19 @@ def chat_bot(
         sock.close()
 
 
-def _small_talk(sock: socket.socket, interval: float, rng: random.Random) -> TaskGenerator:
+def _small_talk(sock: socket.socket, interval: float, rng: random.Random,
+                rooms: list[str]) -> TaskGenerator:
     while True:
         yield sleep(interval * rng.uniform(0.5, 1.5))
-        yield from _send_line(sock, rng.choice(SMALL_TALK))
+        if rooms:
+            yield from _send_line(sock, f"/in {rng.choice(rooms)} {rng.choice(SMALL_TALK)}")
 
 
-def _listen(sock: socket.socket, name: str, rng: random.Random) -> TaskGenerator:
-    """Read the room and answer mentions of `name`; return at BYE or when the server closes."""
+def _listen(sock: socket.socket, name: str, rng: random.Random,
+            rooms: list[str]) -> TaskGenerator:
+    """Read the rooms and answer mentions of `name`; return at BYE or when the server closes.
+
+    Each room the bot sees itself join is added to `rooms`, where the talker picks from."""
     framer = LineFramer(max_line_bytes=1 << 20)
     while True:
         yield recv_wait(sock)
@@ -94,12 +105,18 @@ def _listen(sock: socket.socket, name: str, rng: random.Random) -> TaskGenerator
         if not data:
             return
         for framed in framer.feed(data):
-            event = decode_event(framed.text) if isinstance(framed, Line) else None
+            event = decode_event(framed.text, version=2) if isinstance(framed, Line) else None
             if isinstance(event, Bye):
                 return
-            if isinstance(event, Message) and _mentions(event, name):
+            if not isinstance(event, RoomEvent):
+                continue
+            said = event.event
+            if isinstance(said, Join) and said.nick == name and event.room not in rooms:
+                rooms.append(event.room)
+            if isinstance(said, Message) and _mentions(said, name):
                 yield sleep(rng.uniform(0.5, 2.0))  # people take a moment to answer
-                yield from _send_line(sock, f"{event.nick}: {rng.choice(REPLIES)}")
+                reply = f"{said.nick}: {rng.choice(REPLIES)}"
+                yield from _send_line(sock, f"/in {event.room} {reply}")
 
 
 def _mentions(message: Message, name: str) -> bool:

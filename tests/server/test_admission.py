@@ -36,3 +36,18 @@ def test_loopback_is_spared_by_default_and_counted_when_asked() -> None:
     for host in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
         assert spared.refusal(host) is None
         assert counted.refusal(host) is not None
+
+
+def test_a_cap_of_one_says_one_connection() -> None:
+    admission = Admission(1, 1, spare_loopback=False)
+    admission.admit("192.0.2.7")
+    full = admission.refusal("192.0.2.8")
+    assert full is not None and "(1 connection)" in full.text
+    many = Admission(10, 1, spare_loopback=False)
+    many.admit("192.0.2.7")
+    crowded = many.refusal("192.0.2.7")
+    assert crowded is not None and "(1 connection)" in crowded.text
+    two = Admission(2, None, spare_loopback=False)
+    two.admit("192.0.2.7")
+    two.admit("192.0.2.8")
+    assert "(2 connections)" in two.refusal("192.0.2.9").text  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from chat_server.bots import bot_name
-from chat_testing import close_all, machine_client
+from chat_testing import LineClient, close_all, machine_client
 
 
 def test_bot_names_are_valid_and_distinct() -> None:
@@ -34,3 +34,19 @@ def test_bots_join_talk_and_answer_a_mention(server_factory) -> None:
     close_all([watcher])
     assert server.stop() == 0  # bots leave cleanly at shutdown
     assert "Traceback" not in server.stderr_text()
+
+
+def test_bots_talk_in_more_than_one_room(server_factory) -> None:
+    server = server_factory("--flood", "off", "--bots", "4", "--bot-interval", "0.1")
+    watcher = LineClient(server.port)
+    watcher.send_line("/hello tests 2", "/nick teacher", "/join #random", "/join #help")
+    rooms_heard: set[str] = set()
+    deadline = time.monotonic() + 30
+    while len(rooms_heard) < 3 and time.monotonic() < deadline:
+        line = watcher.read_line(timeout=30)
+        kind, *words = line.split(" ")
+        if kind in ("MSG", "ACTION") and words[3].endswith("_bot"):
+            rooms_heard.add(words[0])
+    assert rooms_heard == {"#lobby", "#random", "#help"}
+    close_all([watcher])
+    assert server.stop() == 0
