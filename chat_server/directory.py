@@ -65,6 +65,7 @@ class Directory:
         self._clock_ms = clock_ms
         self._rooms: dict[str, Room[Member]] = dict(known_rooms or {})  # key -> room, kept
         self._by_nick: dict[str, Member] = {}  # nick_key -> member, for everyone joined
+        self._joined: set[Member] = set()  # the same members, to ask "joined?" cheaply
         self.default_room = self._room_called(default_room)
         self._handlers: dict[type, Callable[[Member, Command, Room[Member] | None], None]] = {
             Say: self._say, Me: self._me, SetNick: self._set_nick, SendPrivate: self._private,
@@ -89,8 +90,8 @@ class Directory:
         return [room for room in self._rooms.values() if len(room)]
 
     def is_joined(self, member: Member) -> bool:
-        """True once `member` has chosen a nickname (and until it leaves)."""
-        return member.nick is not None and self._by_nick.get(nick_key(member.nick)) is member
+        """True once `member` has chosen a nickname (and until it leaves the server)."""
+        return member in self._joined
 
     # Connections coming and going
 
@@ -247,6 +248,7 @@ class Directory:
             return
         member.nick = name
         self._by_nick[nick_key(name)] = member
+        self._joined.add(member)
         activity.info("%s joined from %s", name, member.address)
         self._reply(member, Welcome(name))
         self._enter(member, self.default_room)
@@ -281,7 +283,8 @@ class Directory:
             room.remove(member)
         member.rooms.clear()
         member.current = None
-        if self.is_joined(member):
+        if member in self._joined:
+            self._joined.discard(member)
             del self._by_nick[nick_key(member.nick)]  # type: ignore[arg-type]
 
     def _nick_available(self, member: Member, name: str) -> bool:
