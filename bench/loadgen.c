@@ -21,6 +21,15 @@
  *   join  N clients connect at once; time until all have joined, until every JOIN has
  *         reached everyone, and until one broadcast has reached all; the server's memory.
  *
+ * Protocol version 2 (-V 2): clients say `/hello bench 2`, and room events carry the room,
+ * an id and a time: `MSG #ROOM ID TIME cSENDER SENDER SEQ SEND_NS ...`. With -m ROOMS,
+ * client i also joins `#r<i % ROOMS>` and parts the default room, and everything above
+ * holds per room: each receiver checks the room's ids strictly increase, and all members
+ * of a room must have heard the same sequence. A `HISTORY ROOM N` block (the replay on
+ * joining) is skipped, and with -R N every joiner's replay must hold exactly N lines.
+ * With -S LINES, one more client (the seeder) first says LINES lines in the default room,
+ * so that joiners have history to be replayed.
+ *
  * Results: one JSON object on standard output; progress and failures on standard error.
  */
 #define _GNU_SOURCE
@@ -46,6 +55,9 @@
 #define MAX_PARTIAL (1024 * 1024)   /* longest line we accept (USERS of 10,000 nicks fits) */
 #define MAX_EVENTS 1024
 #define STALL_RCVBUF 4096           /* the stalled client's receive buffer: fill it quickly */
+#define DEFAULT_ROOM "#lobby"       /* the server's default room (the runner keeps its --room) */
+#define LOBBY (-1)                  /* room_slot(): the default room, when clients leave it */
+#define NO_ROOM (-2)                /* room_slot(): a room this run knows nothing of */
 
 /* ---------------------------------------------------------------- time and the server */
 
@@ -204,7 +216,11 @@ struct conn {
     int fd;
     int index;                 /* its nickname is c<index> */
     enum conn_state state;
-    bool sender, stalled;
+    bool sender, stalled, seeder;
+    int room;                  /* its room's slot: 0 .. rooms-1 (0: the default room) */
+    bool in_room, left_default;/* heard its own JOIN in its room / PART from the default */
+    uint64_t last_id;          /* v2: the last room event id heard in its room */
+    uint64_t replay_left;      /* lines still to come of a HISTORY block */
     uint64_t sent;             /* messages this sender has said */
     uint64_t acked;            /* ...and has seen come back from the server */
     uint64_t next_send_ns;     /* paced senders: when the next message is due */
@@ -222,6 +238,10 @@ struct options {
     double rate, seconds, timeout;
     int window, padding;
     bool stall;
+    int version;               /* the protocol version the clients say in /hello */
+    int rooms;                 /* v2: spread clients over this many rooms (0: the default) */
+    int seed;                  /* lines the seeder says before the clients join */
+    int replay;                /* lines every joiner's replay must hold (-1: not checked) */
 };
 
 struct bench {
@@ -230,17 +250,27 @@ struct bench {
     struct conn *conns;
     int nconns;                /* clients, plus the stalled one with -x */
     int nreceivers;            /* the clients that read and are checked */
+    int nslots;                /* rooms the receivers are in: max(rooms, 1) */
+    int *room_size;            /* receivers per room slot */
     int opened, joined;
     bool sending;              /* senders may say more */
     uint64_t joins_seen, joins_expected;
     uint64_t deliveries;       /* MSG lines received by receivers */
+    uint64_t deliveries_due;   /* ...and how many must arrive: each message times its room */
     uint64_t messages_sent;
+    uint64_t replayed;         /* lines replayed to joiners on joining their room */
     uint64_t stall_cut_ns;     /* when the others learned the stalled one is gone */
     uint64_t stall_parts_seen;
     struct histogram latency;
     char failure[512];
     char padding[4096];
 };
+
+/* The room slot of client i: clients are dealt round the rooms like cards. */
+static int room_of(const struct bench *b, long i)
+{
+    return b->opt.rooms > 0 ? (int)(i % b->opt.rooms) : 0;
+}
 
 static bool failed(const struct bench *b)
 {
@@ -351,8 +381,12 @@ static void connected(struct bench *b, struct conn *c)
     }
     c->state = JOINING;
     watch(b, c, EPOLL_CTL_MOD, EPOLLIN);
-    char hello[64];
-    int n = snprintf(hello, sizeof hello, "/hello bench 1\n/nick c%d\n", c->index);
+    char hello[128];
+    int n = snprintf(hello, sizeof hello, "/hello bench %d\n/nick c%d\n", b->opt.version,
+                     c->index);
+    if (b->opt.rooms > 0 && !c->seeder)  /* to its own room, out of the default one */
+        n += snprintf(hello + n, sizeof hello - (size_t)n, "/join #r%d\n/part %s\n", c->room,
+                      DEFAULT_ROOM);
     conn_send(b, c, hello, (size_t)n);
 }
 
@@ -365,6 +399,7 @@ static void say_one(struct bench *b, struct conn *c, char *buf, size_t *len)
                             b->padding);
     c->sent++;
     b->messages_sent++;
+    b->deliveries_due += (uint64_t)b->room_size[c->room];
 }
 
 /* Windowed sender: top up to `window` messages in flight, in one send. */
@@ -447,6 +482,11 @@ static void heard_message(struct bench *b, struct conn *c, const char *line, con
              (unsigned long long)sender);
         return;
     }
+    if (room_of(b, (long)sender) != c->room) {  /* deliveries_due counts rooms: keep it true */
+        fail(b, "c%d: heard c%llu, who is in another room", c->index,
+             (unsigned long long)sender);
+        return;
+    }
     uint32_t *expected = &c->expect[sender];
     if (seq != *expected) {
         fail(b, "c%d: from c%llu got message %llu, expected %u (%s)", c->index,
@@ -463,15 +503,24 @@ static void heard_message(struct bench *b, struct conn *c, const char *line, con
         c->acked++;
 }
 
+/* In the room at last: its own JOIN heard (and, with rooms, its PART from the default). */
+static void maybe_joined(struct bench *b, struct conn *c)
+{
+    if (c->state != JOINING || !c->in_room || (b->opt.rooms > 0 && !c->left_default))
+        return;
+    c->state = JOINED;
+    b->joined++;
+    if (c->stalled)  /* from now on it never reads */
+        watch(b, c, EPOLL_CTL_MOD, c->pending_len ? EPOLLOUT : 0);
+}
+
 static void heard_join(struct bench *b, struct conn *c, const char *p, const char *end)
 {
     if (!c->stalled)
         b->joins_seen++;
     if (c->state == JOINING && nick_index(p, end) == c->index) {
-        c->state = JOINED;
-        b->joined++;
-        if (c->stalled)  /* from now on it never reads */
-            watch(b, c, EPOLL_CTL_MOD, c->pending_len ? EPOLLOUT : 0);
+        c->in_room = true;
+        maybe_joined(b, c);
     }
 }
 
@@ -500,20 +549,138 @@ static bool starts_with(const char *p, const char *end, const char *word, size_t
     return (size_t)(end - p) >= n && memcmp(p, word, n) == 0;
 }
 
+enum room_event { OTHER_EVENT, MSG_EVENT, JOIN_EVENT, PART_EVENT };
+
+/* Which room event the line is (the ones we check), moving *p past its first word. */
+static enum room_event room_event_of(const char **p, const char *end)
+{
+    static const struct { const char *word; size_t len; enum room_event kind; } words[] = {
+        { "MSG ", 4, MSG_EVENT }, { "JOIN ", 5, JOIN_EVENT }, { "PART ", 5, PART_EVENT },
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (starts_with(*p, end, words[i].word, words[i].len)) {
+            *p += words[i].len;
+            return words[i].kind;
+        }
+    return OTHER_EVENT;
+}
+
+/* A room's name -> its slot; LOBBY for the default room when clients leave it; NO_ROOM. */
+static int room_slot(const struct bench *b, const char *p, const char *end)
+{
+    size_t len = (size_t)(end - p), lobby = strlen(DEFAULT_ROOM);
+    if (len == lobby && memcmp(p, DEFAULT_ROOM, lobby) == 0)
+        return b->opt.rooms > 0 ? LOBBY : 0;
+    uint64_t k;
+    const char *q = p + 2;
+    if (b->opt.rooms > 0 && starts_with(p, end, "#r", 2) && parse_u64(&q, end, &k) && q == end
+        && k < (uint64_t)b->opt.rooms)
+        return (int)k;
+    return NO_ROOM;
+}
+
+/*
+ * v2: read the `ROOM ID TIME ` of a room event at *p and move past it. True when the event
+ * is in c's room, with an id above the last one heard there; the default room's comings
+ * and goings are only noted (c's own PART from it).
+ */
+static bool in_its_room(struct bench *b, struct conn *c, enum room_event kind, const char **p,
+                        const char *end)
+{
+    const char *line = *p, *space = memchr(line, ' ', (size_t)(end - line)), *q = space;
+    uint64_t id, time_ms;
+    if (!space || (q++, !parse_u64(&q, end, &id)) || q >= end || *q++ != ' '
+        || !parse_u64(&q, end, &time_ms) || q >= end || *q++ != ' ') {
+        fail(b, "c%d: a room event we cannot read: %.*s", c->index, (int)(end - line), line);
+        return false;
+    }
+    *p = q;
+    int slot = room_slot(b, line, space);
+    if (slot != c->room) {
+        if (kind == MSG_EVENT || slot == NO_ROOM)
+            fail(b, "c%d: an event of a room it is not in: %.*s", c->index,
+                 (int)(end - line), line);
+        else if (kind == PART_EVENT && slot == LOBBY && nick_index(q, end) == c->index) {
+            c->left_default = true;
+            maybe_joined(b, c);
+        }
+        return false;
+    }
+    if (id <= c->last_id) {
+        fail(b, "c%d: in %.*s, event %llu came after %llu (REORDERED or DUPLICATED)", c->index,
+             (int)(space - line), line, (unsigned long long)id,
+             (unsigned long long)c->last_id);
+        return false;
+    }
+    c->last_id = id;
+    return true;
+}
+
+/* `HISTORY ROOM N`: the next N lines are the room's past, replayed on joining it. */
+static void heard_history(struct bench *b, struct conn *c, const char *p, const char *end)
+{
+    const char *space = memchr(p, ' ', (size_t)(end - p)), *q = space;
+    uint64_t n;
+    if (!space || (q++, !parse_u64(&q, end, &n)) || q != end) {
+        fail(b, "c%d: a HISTORY line we cannot read: %.*s", c->index, (int)(end - p), p);
+        return;
+    }
+    c->replay_left = n;
+    if (c->seeder || room_slot(b, p, space) != c->room)
+        return;  /* the default room's, which clients with rooms of their own leave */
+    b->replayed += n;
+    if (b->opt.replay >= 0 && n != (uint64_t)b->opt.replay)
+        fail(b, "c%d: %llu lines replayed on joining, expected %d", c->index,
+             (unsigned long long)n, b->opt.replay);
+}
+
+/* The seeder only waits for its own JOIN and for its own lines to come back. */
+static void heard_by_seeder(struct bench *b, struct conn *c, const char *p, const char *end)
+{
+    enum room_event kind = room_event_of(&p, end);
+    if (kind == OTHER_EVENT || !in_its_room(b, c, kind, &p, end)
+        || nick_index(p, end) != c->index)
+        return;
+    if (kind == JOIN_EVENT) {
+        c->in_room = true;
+        maybe_joined(b, c);
+    } else if (kind == MSG_EVENT) {
+        c->acked++;
+    }
+}
+
 static void heard_line(struct bench *b, struct conn *c, const char *p, const char *end,
                        uint64_t now)
 {
     if (end > p && end[-1] == '\r')
         end--;
-    if (starts_with(p, end, "MSG ", 4))
-        heard_message(b, c, p + 4, end, now);
-    else if (starts_with(p, end, "JOIN ", 5))
-        heard_join(b, c, p + 5, end);
-    else if (starts_with(p, end, "PART ", 5))
-        heard_part(b, c, p + 5, end);
-    else if (starts_with(p, end, "ERROR ", 6) || starts_with(p, end, "BYE", 3))
+    if (c->replay_left > 0) {  /* the past, replayed on joining: not news */
+        c->replay_left--;
+        return;
+    }
+    if (starts_with(p, end, "ERROR ", 6) || starts_with(p, end, "BYE", 3)) {
         fail(b, "c%d: unexpected from the server: %.*s", c->index, (int)(end - p), p);
-    /* Greeting, HELLO, WELCOME, USERS: nothing to check. */
+        return;
+    }
+    if (starts_with(p, end, "HISTORY ", 8)) {
+        heard_history(b, c, p + 8, end);
+        return;
+    }
+    if (c->seeder) {
+        heard_by_seeder(b, c, p, end);
+        return;
+    }
+    enum room_event kind = room_event_of(&p, end);
+    if (kind == OTHER_EVENT)  /* greeting, HELLO, WELCOME, USERS, CURRENT: nothing to check */
+        return;
+    if (b->opt.version >= 2 && !in_its_room(b, c, kind, &p, end))
+        return;
+    if (kind == MSG_EVENT)
+        heard_message(b, c, p, end, now);
+    else if (kind == JOIN_EVENT)
+        heard_join(b, c, p, end);
+    else
+        heard_part(b, c, p, end);
 }
 
 /* Hand every complete line in buf[0..len) to heard_line; keep the unfinished tail. */
@@ -608,7 +775,13 @@ static bool joins_settled(const struct bench *b) { return b->joins_seen >= b->jo
 
 static bool all_delivered(const struct bench *b)
 {
-    return b->deliveries == b->messages_sent * (uint64_t)b->nreceivers;
+    return b->deliveries == b->deliveries_due;
+}
+
+static bool seed_heard(const struct bench *b)
+{
+    const struct conn *seeder = &b->conns[b->nconns - 1];
+    return seeder->acked == (uint64_t)b->opt.seed;
 }
 
 static bool stall_noticed(const struct bench *b)
@@ -645,17 +818,46 @@ static bool join_range(struct bench *b, int first, int last, uint64_t *joined_ns
     return true;
 }
 
+/* The seeder joins the default room and says its lines, so joiners have a past to hear. */
+static bool seed_history(struct bench *b)
+{
+    struct conn *seeder = &b->conns[b->nconns - 1];
+    uint64_t deadline = deadline_in(b->opt.timeout);
+    open_conn(b, seeder);
+    if (!run_until(b, all_joined, deadline)) {
+        fail(b, "the seeder did not join within %.0f s", b->opt.timeout);
+        return false;
+    }
+    char *lines = malloc((size_t)b->opt.seed * 32), *end = lines;
+    for (int i = 0; i < b->opt.seed; i++)
+        end += sprintf(end, "seed line %d\n", i);
+    conn_send(b, seeder, lines, (size_t)(end - lines));
+    free(lines);
+    if (!run_until(b, seed_heard, deadline)) {
+        fail(b, "the seeder's %d lines did not come back", b->opt.seed);
+        return false;
+    }
+    return true;
+}
+
 /*
  * Everyone joins at once. The stalled client joins last, once the others have settled,
  * so that the count of JOIN lines the readers must see stays exact.
  */
 static bool join_everyone(struct bench *b, uint64_t *joined_ns, uint64_t *settled_ns)
 {
-    /* The k-th JOIN reaches the k clients in the room by then: n(n+1)/2 in all. */
+    /* The k-th JOIN in a room reaches the k clients in it by then: m(m+1)/2 a room. */
     uint64_t n = (uint64_t)b->opt.clients, unused;
-    b->joins_expected = n * (n + 1) / 2;
+    b->joins_expected = 0;
+    for (int r = 0; r < b->nslots; r++)
+        b->joins_expected += (uint64_t)b->room_size[r] * ((uint64_t)b->room_size[r] + 1) / 2;
     if (!join_range(b, 0, b->opt.clients, joined_ns, settled_ns))
         return false;
+    if (b->opt.replay >= 0 && b->replayed != n * (uint64_t)b->opt.replay) {
+        fail(b, "%llu lines replayed to %llu joiners, expected %d each",
+             (unsigned long long)b->replayed, (unsigned long long)n, b->opt.replay);
+        return false;
+    }
     if (!b->opt.stall)
         return true;
     b->joins_expected += n;  /* every reader hears the stalled client's JOIN */
@@ -663,17 +865,20 @@ static bool join_everyone(struct bench *b, uint64_t *joined_ns, uint64_t *settle
 }
 
 /*
- * One order: every receiver was in the room before the first message, so every one
- * must have heard the very same sequence of messages (the per-sender check alone would
- * let two receivers see two senders' messages interleaved differently).
+ * One order: every receiver was in its room before the first message, so all members of
+ * a room must have heard the very same sequence of messages (the per-sender check alone
+ * would let two receivers see two senders' messages interleaved differently).
  */
 static bool same_transcripts(struct bench *b)
 {
-    for (int i = 1; i < b->nreceivers; i++)
-        if (b->conns[i].transcript != b->conns[0].transcript) {
-            fail(b, "c%d heard the messages in another order than c0 (ONE ORDER broken)", i);
+    for (int i = 0; i < b->nreceivers; i++) {
+        int first = b->conns[i].room;  /* client r is the first one dealt to room r */
+        if (b->conns[i].transcript != b->conns[first].transcript) {
+            fail(b, "c%d heard the messages in another order than c%d (ONE ORDER broken)",
+                 i, first);
             return false;
         }
+    }
     return true;
 }
 
@@ -683,7 +888,7 @@ static bool drain(struct bench *b)
     b->sending = false;
     if (!run_until(b, all_delivered, deadline_in(b->opt.timeout))) {
         fail(b, "%llu deliveries never arrived (LOST)",
-             (unsigned long long)(b->messages_sent * (uint64_t)b->nreceivers - b->deliveries));
+             (unsigned long long)(b->deliveries_due - b->deliveries));
         return false;
     }
     return same_transcripts(b);
@@ -718,9 +923,11 @@ static void run_load(struct bench *b)
         return;
     if (b->opt.stall && !stall_noticed(b))  /* give the cut-off a moment if it is late */
         run_until(b, stall_noticed, deadline_in(2.0));
-    printf("{\"ok\": true, \"mode\": \"load\", \"clients\": %d, \"senders\": %d, "
+    printf("{\"ok\": true, \"mode\": \"load\", \"version\": %d, \"rooms\": %d, "
+           "\"clients\": %d, \"senders\": %d, "
            "\"messages\": %llu, \"deliveries\": %llu, \"duration_s\": %.3f, "
-           "\"deliveries_per_s\": %.0f, ", b->opt.clients, b->opt.senders,
+           "\"deliveries_per_s\": %.0f, ", b->opt.version, b->nslots, b->opt.clients,
+           b->opt.senders,
            (unsigned long long)b->messages_sent, (unsigned long long)b->deliveries,
            elapsed / 1e9, delivered / (elapsed / 1e9));
     print_latency(b);
@@ -737,6 +944,8 @@ static void run_load(struct bench *b)
 /* N join at once; then one broadcast. Times, and the server's memory per connection. */
 static void run_join(struct bench *b)
 {
+    if (b->opt.seed > 0 && !seed_history(b))  /* before anything is measured */
+        return;
     long rss_before = server_rss_kib(b->opt.server_pid), overflows = listen_overflows();
     uint64_t cpu0 = self_cpu_ns(), server0 = server_cpu_ns(b->opt.server_pid);
     uint64_t joined_ns, settled_ns;
@@ -758,10 +967,11 @@ static void run_join(struct bench *b)
     if (!drain(b))
         return;
     uint64_t fanout = now_ns() - said;
-    printf("{\"ok\": true, \"mode\": \"join\", \"clients\": %d, \"deliveries\": %llu, "
+    printf("{\"ok\": true, \"mode\": \"join\", \"version\": %d, \"clients\": %d, "
+           "\"deliveries\": %llu, \"seeded_lines\": %d, \"replayed_lines\": %llu, "
            "\"join_all_s\": %.3f, \"join_settled_s\": %.3f, \"broadcast_all_ms\": %.3f, ",
-           b->opt.clients, (unsigned long long)b->deliveries, joined_ns / 1e9,
-           settled_ns / 1e9, fanout / 1e6);
+           b->opt.version, b->opt.clients, (unsigned long long)b->deliveries, b->opt.seed,
+           (unsigned long long)b->replayed, joined_ns / 1e9, settled_ns / 1e9, fanout / 1e6);
     print_latency(b);
     printf("\"rss_before_kib\": %ld, \"rss_after_kib\": %ld, \"bytes_per_conn\": %.0f, "
            "\"server_join_cpu_s\": %.3f, \"listen_overflows\": %ld, "
@@ -789,22 +999,28 @@ static void usage(void)
     fprintf(stderr,
         "usage: loadgen load|join -p PORT -n CLIENTS [-s SENDERS] [-r RATE | -w WINDOW]\n"
         "               [-t SECONDS] [-T TIMEOUT] [-z PADDING] [-x] [-P SERVER_PID]\n"
+        "               [-V VERSION] [-m ROOMS] [-S LINES] [-R LINES]\n"
         "  load  senders say messages for SECONDS: paced at RATE/s each, or WINDOW in flight\n"
         "  join  CLIENTS join at once, then one broadcast\n"
         "  -x    one more client joins and then never reads (it should be cut off)\n"
-        "  -P    read the server's CPU time and memory from /proc/PID\n");
+        "  -P    read the server's CPU time and memory from /proc/PID\n"
+        "  -V    the protocol version the clients speak: 1 (default) or 2\n"
+        "  -m    v2: client i joins #r<i %% ROOMS> and parts " DEFAULT_ROOM "\n"
+        "  -S    join, v2: first one more client says LINES lines in " DEFAULT_ROOM "\n"
+        "  -R    v2: every joiner must be replayed exactly LINES lines of its room\n");
     exit(1);
 }
 
 static struct options parse_options(int argc, char **argv)
 {
-    struct options o = { .clients = 10, .seconds = 5, .timeout = 60 };
+    struct options o = { .clients = 10, .seconds = 5, .timeout = 60, .version = 1,
+                         .replay = -1 };
     if (argc < 2)
         usage();
     o.mode = argv[1];
     int opt;
     optind = 2;
-    while ((opt = getopt(argc, argv, "p:n:s:r:w:t:T:z:xP:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:s:r:w:t:T:z:xP:V:m:S:R:")) != -1) {
         switch (opt) {
         case 'p': o.port = atoi(optarg); break;
         case 'n': o.clients = atoi(optarg); break;
@@ -816,6 +1032,10 @@ static struct options parse_options(int argc, char **argv)
         case 'z': o.padding = atoi(optarg); break;
         case 'x': o.stall = true; break;
         case 'P': o.server_pid = atoi(optarg); break;
+        case 'V': o.version = atoi(optarg); break;
+        case 'm': o.rooms = atoi(optarg); break;
+        case 'S': o.seed = atoi(optarg); break;
+        case 'R': o.replay = atoi(optarg); break;
         default: usage();
         }
     }
@@ -825,6 +1045,12 @@ static struct options parse_options(int argc, char **argv)
     if ((!load && !join) || o.port <= 0 || o.clients < 1 || o.senders < 0
         || o.senders > o.clients || o.padding < 0 || o.padding > 1900
         || (load && (o.senders < 1 || (o.rate > 0) == (o.window > 0))))
+        usage();
+    /* Rooms, seeding and replays are version 2; the seeder and the stalled client are
+     * both the one extra connection, and the seeder speaks in the default room. */
+    if (o.version < 1 || o.rooms < 0 || o.seed < 0 || o.seed > 100000 || o.replay < -1
+        || (o.version < 2 && (o.rooms || o.seed || o.replay >= 0))
+        || (o.seed && (!join || o.stall || o.rooms)))
         usage();
     return o;
 }
@@ -844,8 +1070,10 @@ static void raise_open_file_limit(int needed)
 static void setup(struct bench *b, struct options opt)
 {
     b->opt = opt;
-    b->nconns = opt.clients + (opt.stall ? 1 : 0);
+    b->nconns = opt.clients + (opt.stall || opt.seed ? 1 : 0);
     b->nreceivers = opt.clients;
+    b->nslots = opt.rooms > 0 ? opt.rooms : 1;
+    b->room_size = calloc((size_t)b->nslots, sizeof *b->room_size);
     b->conns = calloc((size_t)b->nconns, sizeof *b->conns);
     uint32_t *expect = calloc((size_t)b->nconns * (size_t)(opt.senders ? opt.senders : 1),
                               sizeof *expect);
@@ -854,6 +1082,10 @@ static void setup(struct bench *b, struct options opt)
         c->index = i;
         c->sender = i < opt.senders;
         c->stalled = opt.stall && i == b->nconns - 1;
+        c->seeder = opt.seed && i == b->nconns - 1;
+        c->room = c->seeder ? 0 : room_of(b, i);
+        if (i < b->nreceivers)
+            b->room_size[c->room]++;
         c->expect = expect + (size_t)i * (size_t)(opt.senders ? opt.senders : 1);
     }
     if (opt.padding) {  /* " " then padding bytes: the server relays the text whole */
