@@ -82,7 +82,9 @@ class Audience:
         """Carry out every queued item, in order, until the queue is empty.
 
         Whatever could change someone's order (a PART, a reply or a hang-up for someone
-        listening) first sends the batches, so every order stays exact.
+        listening) first sends the batches, so every order stays exact. The last flush
+        can cut someone off, which queues its PARTs: those are carried out too, since
+        the broadcaster parks afterwards and nothing would wake it for them.
         """
         while outgoing:
             item = outgoing.popleft()
@@ -95,7 +97,8 @@ class Audience:
                 if self._batches and self._is_listening(item.member):
                     self.flush()
                 self._deliver_to_one(item)
-        self.flush()
+            if not outgoing:
+                self.flush()
 
     def flush(self) -> None:
         """Store every batch, then fan each out to its room."""
