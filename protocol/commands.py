@@ -134,6 +134,86 @@ class ShowHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class GivePassword:
+    """`/pass SECRET`: the server's password (`--password`), before anything else."""
+
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Oper:
+    """`/oper TOKEN`: become an operator."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetOperator:
+    """`/op NICK` (`on`) or `/deop NICK`: give or take an operator's rights."""
+
+    nick: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Kick:
+    """`/kick NICK [REASON]`: put someone out of the current room."""
+
+    nick: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BanTarget:
+    """`/ban NICK|ADDRESS [MINUTES] [REASON]`: out of every room, and kept out."""
+
+    target: str
+    minutes: float | None  # None: until lifted
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unban:
+    """`/unban NICK|ADDRESS`: lift a ban."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListBans:
+    """`/bans`: the bans in force."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """`/mute NICK [MINUTES]`: they may read, not speak."""
+
+    nick: str
+    minutes: float | None  # None: until /unmute
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    """`/unmute NICK`."""
+
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetReadOnly:
+    """`/readonly [on|off]` on the current room: only operators may speak there."""
+
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetSlow:
+    """`/slow SECONDS` on the current room: one line per SECONDS for each non-operator."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Unreadable:
     """A line that could not be read (too long, not UTF-8): `code` and `text` say why."""
 
@@ -159,11 +239,14 @@ class BadArgs:
 Command = (
     Say | SetNick | Me | SendPrivate | Who | Quit | Ping | Help | ShowStats
     | StartMachineMode | JoinRoom | LeaveRoom | ListRooms | ShowTopic | SetTopic | InRoom
-    | ShowHistory | Unreadable | UnknownCommand | BadArgs
+    | ShowHistory | GivePassword | Oper | SetOperator | Kick | BanTarget | Unban | ListBans
+    | Mute | Unmute | SetReadOnly | SetSlow | Unreadable | UnknownCommand | BadArgs
 )
 
 HISTORY_DEFAULT_COUNT = 50
 HISTORY_MAX_COUNT = 500
+MAX_MINUTES = 10 * 365 * 24 * 60  # ten years: a longer ban or mute is a typing mistake
+MAX_SLOW_SECONDS = 24 * 60 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +317,61 @@ def _is_count(word: str) -> bool:
     return word.isascii() and word.isdigit()
 
 
+def _maybe_number(word: str) -> float | None:
+    """`word` as a plain decimal number (`5`, `0.5`), or None if it is not one."""
+    if not word.isascii() or word.lower() in ("nan", "inf", "infinity", "+inf", "-inf"):
+        return None
+    try:
+        return float(word)
+    except ValueError:
+        return None
+
+
+def _ban(args: str) -> Command | None:
+    words = args.split(None, 2)
+    if not words:
+        return None
+    minutes = _maybe_number(words[1]) if len(words) > 1 else None
+    if minutes is None:  # no duration: the rest is the reason
+        return BanTarget(words[0], None, args[len(words[0]):].strip())
+    if not 0 < minutes <= MAX_MINUTES:
+        return None
+    return BanTarget(words[0], minutes, words[2].strip() if len(words) > 2 else "")
+
+
+def _kick(args: str) -> Command | None:
+    words = args.split(None, 1)
+    if not words:
+        return None
+    return Kick(words[0], words[1].strip() if len(words) > 1 else "")
+
+
+def _mute(args: str) -> Command | None:
+    words = args.split()
+    if len(words) == 1:
+        return Mute(words[0], None)
+    minutes = _maybe_number(words[1]) if len(words) == 2 else None
+    if minutes is None or not 0 < minutes <= MAX_MINUTES:
+        return None
+    return Mute(words[0], minutes)
+
+
+def _read_only(args: str) -> Command | None:
+    word = args.strip().lower() or "on"
+    return SetReadOnly(word == "on") if word in ("on", "off") else None
+
+
+def _slow(args: str) -> Command | None:
+    seconds = _maybe_number(args.strip())
+    if seconds is None or not 0 <= seconds <= MAX_SLOW_SECONDS:
+        return None
+    return SetSlow(seconds)
+
+
+def _one_word(make: Callable[[str], Command]) -> Callable[[str], Command | None]:
+    return lambda args: make(args.split()[0]) if len(args.split()) == 1 else None
+
+
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
@@ -258,6 +396,30 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("history", "/history ROOM before|after ID [N]",
                     f"earlier lines (or: /history ROOM latest [N]); N at most "
                     f"{HISTORY_MAX_COUNT}", _history, since=2),
+        CommandSpec("pass", "/pass SECRET", "give the server's password (before /nick)",
+                    _required(lambda args: GivePassword(args.strip()))),
+        CommandSpec("oper", "/oper TOKEN", "become an operator",
+                    _required(lambda args: Oper(args.strip())), since=2),
+        CommandSpec("op", "/op NICK", "operators: make NICK an operator",
+                    _one_word(lambda nick: SetOperator(nick, True)), since=2),
+        CommandSpec("deop", "/deop NICK", "operators: take NICK's operator rights",
+                    _one_word(lambda nick: SetOperator(nick, False)), since=2),
+        CommandSpec("kick", "/kick NICK [REASON]", "operators: put NICK out of this room",
+                    _kick, since=2),
+        CommandSpec("ban", "/ban NICK|ADDRESS [MINUTES] [REASON]",
+                    "operators: out of every room and kept out", _ban, since=2),
+        CommandSpec("unban", "/unban NICK|ADDRESS", "operators: lift a ban",
+                    _one_word(Unban), since=2),
+        CommandSpec("bans", "/bans", "operators: list the bans",
+                    lambda args: ListBans(), since=2),
+        CommandSpec("mute", "/mute NICK [MINUTES]", "operators: NICK may read, not speak",
+                    _mute, since=2),
+        CommandSpec("unmute", "/unmute NICK", "operators: NICK may speak again",
+                    _one_word(Unmute), since=2),
+        CommandSpec("readonly", "/readonly [on|off]", "operators: only operators speak here",
+                    _read_only, since=2),
+        CommandSpec("slow", "/slow SECONDS", "operators: one line per SECONDS here; 0: off",
+                    _slow, since=2),
         CommandSpec("quit", "/quit [REASON]", "leave the room",
                     lambda args: Quit(args or "quit")),
         CommandSpec("ping", "/ping [TOKEN]", "the server answers PONG TOKEN",

@@ -53,6 +53,8 @@ class PartReason:
     SERVER_SHUTTING_DOWN = "server shutting down"
     SERVER_FULL = "server full"
     LEFT = "left"  # /part without a reason
+    BANNED = "banned"
+    BAD_PASSWORD = "wrong password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,17 @@ class Topic(Event):
     nick: str
     text: str
     KIND: ClassVar[str] = "TOPIC"
+    ENDS_WITH_TEXT: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    """Room event (version 2): operator `nick` did something the room should see and
+    remember (`muted alice for 5 minutes`, `made the room read-only`)."""
+
+    nick: str
+    text: str
+    KIND: ClassVar[str] = "NOTICE"
     ENDS_WITH_TEXT: ClassVar[bool] = True
 
 
@@ -308,8 +321,8 @@ class RoomListing(Event):
     ENDS_WITH_TEXT: ClassVar[bool] = True
 
 
-ROOM_EVENTS = (Join, Part, NickChange, Message, Action, Topic)
-"""The events that every member of a room receives, in one order (TOPIC: version 2)."""
+ROOM_EVENTS = (Join, Part, NickChange, Message, Action, Topic, Notice)
+"""The events that every member of a room receives, in one order (TOPIC, NOTICE: version 2)."""
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     Hello, Welcome, Users, Join, Part, NickChange, Message, Action,
@@ -318,7 +331,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 """The events of version 1."""
 
 V2_EVENT_TYPES: tuple[type[Event], ...] = (
-    *EVENT_TYPES, Topic, History, Current, RoomList, RoomListing,
+    *EVENT_TYPES, Topic, Notice, History, Current, RoomList, RoomListing,
 )
 """The events of version 2 (the room events among them come inside a `RoomEvent`)."""
 

@@ -24,7 +24,7 @@ import time
 
 from protocol.events import (
     Action, AnyEvent, Bye, Current, Error, Event, Hello, History, Info, Join, Message,
-    NickChange, Part, Pong, PrivateMessage, Replayed, RoomEvent, RoomList, RoomListing,
+    NickChange, Notice, Part, Pong, PrivateMessage, Replayed, RoomEvent, RoomList, RoomListing,
     Stats, Topic, Users, Welcome,
 )
 
@@ -68,6 +68,8 @@ def _render_event(event: Event, viewer: str | None) -> str:
             return f"*** Welcome, {nick}! Type to talk, /help for commands."
         case Topic(nick, text):
             return f"*** {nick} set the topic: {text}"
+        case Notice(nick, text):
+            return f"*** {nick} {text}"
         case Users(nicks, room):
             where = room or "the room"
             return f"*** In {where} ({len(nicks)}): {', '.join(nicks)}"

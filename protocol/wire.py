@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import fields
 
 from protocol.events import (
-    EVENT_TYPES, ROOM_EVENTS, V2_EVENT_TYPES, AnyEvent, Event, Info, Replayed, RoomEvent,
-    Stats, Topic, UnknownEvent, Users, field_names,
+    EVENT_TYPES, ROOM_EVENTS, V2_EVENT_TYPES, AnyEvent, Event, Info, Notice, Replayed,
+    RoomEvent, Stats, Topic, UnknownEvent, Users, field_names,
 )
 
 _V1_TYPES: dict[str, type[Event]] = {cls.KIND: cls for cls in EVENT_TYPES}
@@ -55,8 +55,10 @@ def event_line(event: AnyEvent) -> str:
         event = event.event
         if isinstance(event, Topic):  # version 1 has no topics: tell it as a notice
             event = Info(f"{event.nick} set the topic: {event.text}")
-    if isinstance(event, Users):
-        return " ".join((Users.KIND, *event.nicks))
+        elif isinstance(event, Notice):  # nor operators
+            event = Info(f"{event.nick} {event.text}")
+    if isinstance(event, Users):  # version 1 has no operators: no @ in front of nicks
+        return " ".join((Users.KIND, *(nick.lstrip("@") for nick in event.nicks)))
     return _plain_line(event)
 
 

@@ -132,8 +132,10 @@ def test_a_version_1_client_does_not_have_the_room_commands(name: str) -> None:
 def test_every_command_in_the_contract_is_in_the_table() -> None:
     contract = {"nick", "me", "msg", "who", "quit", "ping", "help", "hello"}
     contract_v2 = {"join", "part", "rooms", "topic", "in", "history"}
+    operators_and_access = {"pass", "oper", "op", "deop", "kick", "ban", "unban", "bans",
+                            "mute", "unmute", "readonly", "slow"}
     extensions = {"stats"}  # classroom mode: the server's figures
-    assert set(COMMANDS) == contract | contract_v2 | extensions
+    assert set(COMMANDS) == contract | contract_v2 | operators_and_access | extensions
 
 
 def test_stats_parses_with_or_without_arguments() -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from protocol.events import (
     ROOM_EVENTS, V2_EVENT_TYPES, Action, Bye, Current, Error, ErrorCode, Event, Hello,
-    History, Info, Join, Message, NickChange, Part, PartReason, Pong, PrivateMessage,
+    History, Info, Join, Message, NickChange, Notice, Part, PartReason, Pong, PrivateMessage,
     Replayed, RoomEvent, RoomList, RoomListing, Stats, Topic, UnknownEvent, Users, Welcome,
 )
 from protocol.framing import Line, LineFramer
@@ -53,6 +53,8 @@ CASES: list[tuple[Event | RoomEvent, str]] = [
     (room(Topic("alice", "board games on Friday")),
      f"TOPIC #lobby 42 {T} alice board games on Friday"),
     (room(Topic("alice", "")), f"TOPIC #lobby 42 {T} alice "),
+    (room(Notice("teacher", "muted bob for 5 minutes")),
+     f"NOTICE #lobby 42 {T} teacher muted bob for 5 minutes"),
     (PrivateMessage("alice", "bob", "psst"), "PRIVMSG alice bob psst"),
     (Info("Welcome"), "INFO Welcome"),
     (Pong("x y"), "PONG x y"),
@@ -170,6 +172,7 @@ def test_users_with_a_room_round_trips_in_v2(users: Users) -> None:
     (room(Message("alice", "hi there")), "MSG alice hi there"),
     (room(Action("alice", "waves")), "ACTION alice waves"),
     (room(Topic("alice", "games night")), "INFO alice set the topic: games night"),
+    (room(Notice("teacher", "made the room read-only")), "INFO teacher made the room read-only"),
     (Replayed(room(Message("alice", "old"))), "MSG alice old"),
     (Users(("alice", "bob"), "#lobby"), "USERS alice bob"),
     (Users(("alice", "bob")), "USERS alice bob"),
