@@ -75,6 +75,10 @@ _EVENT_COLUMNS = "room, id, time_ms, line"
 _ROOM_COLUMNS = "key, name, last_id, topic, topic_by, topic_time_ms, topic_id"
 _BAN_COLUMNS = "target, kind, until_ms, reason, by"
 
+MAX_ID = 2**63 - 1
+"""SQLite's largest INTEGER: no stored id is above it, and a larger Python int given as a
+parameter raises OverflowError (not sqlite3.Error), so ids from clients are bounded here."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
@@ -262,11 +266,15 @@ class SqliteStore:
     def before(self, room: str, event_id: int, count: int) -> list[StoredEvent]:
         """The `count` events right before `event_id`, oldest first."""
         check_count(count)
+        if event_id > MAX_ID:  # every id is before it (`/history #r before 99999...`)
+            return self.latest(room, count)
         return self._events_backwards("room = ? AND id < ?", (room, event_id), count)
 
     def after(self, room: str, event_id: int, count: int) -> list[StoredEvent]:
         """The first `count` events after `event_id`, oldest first."""
         check_count(count)
+        if event_id >= MAX_ID:  # no id is after it
+            return []
         rows = self._read(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE room = ? AND id > ? ORDER BY id LIMIT ?",
             (room, event_id, count),
