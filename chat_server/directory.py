@@ -274,6 +274,7 @@ class Directory:
         member.stop_reading()
         if self.is_joined(member):
             activity.info("%s left (%s)", member.nick, reason)
+        member.current = None  # leaving them all: no CURRENT for a room it leaves next
         for room in list(member.rooms):
             self._leave_room(member, room, reason)
         self._forget(member)
