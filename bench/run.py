@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The fan-out benchmark: one command that runs every scenario and prints a table.
 
-    python bench/run.py                      # both servers, scenarios a-d (about 5 minutes)
-    python bench/run.py --quick              # a smoke run of the harness (about 30 seconds)
+    python bench/run.py                      # both servers, scenarios a-g (about 8 minutes)
+    python bench/run.py --quick              # a smoke run of the harness (under a minute)
     python bench/run.py --scenario b --servers ours --profile
 
 For each scenario and each server it starts a fresh server on 127.0.0.1, runs the C load
@@ -14,6 +14,11 @@ that loses or reorders anything fails, and the exit status says so.
 
 The table compares our server with `asyncio_server.py` in the same run, as ratios: the
 machines are noisy, so absolute numbers move between runs and the ratios are the claims.
+Scenarios e-g (rooms, the store's cost, the replay on joining) are of protocol version 2
+and of our server's own options, so they run on ours only, and a second table sets ours
+beside ours in another setting (one room, `--store none`, no replay). Our server keeps
+its history in a SQLite file in a temporary directory made for the run and removed after
+it, and replays nothing on joining except in (g): (a)-(d) measure what they always did.
 A full run writes `results/latest.md`, a dated copy, and the table in both READMEs; other
 runs write `build/last-run.md` only, so a smoke run never replaces the published table.
 """
@@ -55,7 +60,9 @@ SERVERS: dict[str, tuple[str, ...]] = {
     "ours": (sys.executable, "-m", "chat_server"),
     "asyncio": (sys.executable, "bench/asyncio_server.py"),
 }
-SCENARIOS = ("a", "b", "c", "d")
+SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
+BOTH = ("ours", "asyncio")
+OURS = ("ours",)  # loads of protocol version 2, or of our server's options: no baseline
 LOADGEN_BUSY = 80.0  # % of its core: above this the load generator may be what limits a run
 STARTUP_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -72,15 +79,25 @@ class Load:
     name: str  # the key the table reads results by: "a", "c10k", "d-stalled", ...
     args: tuple[str, ...]  # the load generator's arguments, without port and pid
     timeout: float  # seconds the whole run may take before it is stopped
+    servers: tuple[str, ...] = BOTH  # the servers it runs against, in turn
+    store: str = "sqlite"  # our server's history: "sqlite" (a file) or "none" (memory)
+    history: int = 0  # our server's --history-on-join: 0 unless the load is about replays
+
+    def server_options(self, server: str, store_dir: Path) -> list[str]:
+        """The options `server` is started with for this load (the store is ours only)."""
+        if server != "ours":
+            return list(SERVER_OPTIONS)
+        store = str(store_dir / "history.sqlite") if self.store == "sqlite" else "none"
+        return [*SERVER_OPTIONS, "--store", store, "--history-on-join", str(self.history)]
 
 
 def plan(scenario: str, quick: bool) -> list[Load]:
     """The loads of one scenario; `quick` shrinks every one of them to a smoke test."""
     seconds = "2" if quick else "10"
-    if scenario == "a":  # moderate load: 50 clients, each says 20 messages a second
-        return [Load("a", ("load", "-n", "50", "-s", "50", "-r", "20", "-t", seconds), 90)]
-    if scenario == "b":  # saturation: 100 senders, 16 messages in flight each
-        return [Load("b", ("load", "-n", "100", "-s", "100", "-w", "16", "-t", seconds), 90)]
+    if scenario == "a":
+        return [Load("a", moderate_load(seconds), 90)]
+    if scenario == "b":
+        return [Load("b", saturating_load(seconds), 90)]
     if scenario == "c":  # everybody joins at once, then one broadcast
         if quick:
             return [Load("c", ("join", "-n", "500", "-T", "60"), 150)]
@@ -92,7 +109,52 @@ def plan(scenario: str, quick: bool) -> list[Load]:
         rate, seconds = ("100", "4") if quick else ("20", "15")
         alone = ("load", "-n", "20", "-s", "20", "-r", rate, "-t", seconds, "-z", "1500")
         return [Load("d-alone", alone, 90), Load("d-stalled", (*alone, "-x"), 90)]
+    if scenario == "e":
+        return [Load("e", rooms_load(seconds, quick), 120, OURS)]
+    if scenario == "f":  # the same load with and without the file, back to back
+        return [Load(f"f-{base}-{store}", args(seconds), 90, OURS, store)
+                for base, args in (("a", moderate_load), ("b", saturating_load))
+                for store in ("sqlite", "none")]
+    if scenario == "g":  # a join storm into a room with a past, replayed or not
+        return [Load(f"g-{history}", join_storm(replay, quick), 150 if quick else 260,
+                     OURS, history=replay)
+                for history, replay in (("none", 0), ("replay", HISTORY_ON_JOIN))]
     raise ValueError(f"unknown scenario {scenario!r}")
+
+
+HISTORY_ON_JOIN = 50  # g: the lines replayed to each joiner (the server's default)
+
+
+def moderate_load(seconds: str) -> tuple[str, ...]:
+    """a: 50 clients in one room, each says 20 messages a second (1,000 a second)."""
+    return ("load", "-n", "50", "-s", "50", "-r", "20", "-t", seconds)
+
+
+def saturating_load(seconds: str) -> tuple[str, ...]:
+    """b: 100 senders in one room, each keeps 16 of its messages in flight."""
+    return ("load", "-n", "100", "-s", "100", "-w", "16", "-t", seconds)
+
+
+def rooms_load(seconds: str, quick: bool) -> tuple[str, ...]:
+    """e: v2 clients dealt round rooms of 20, each saying one message a second.
+
+    At full size that is 1,000 messages a second, as in (a): the same work for the
+    store, spread over 50 rooms and 20 times the connections.
+    """
+    clients, rooms = ("200", "10") if quick else ("1000", "50")
+    return ("load", "-V", "2", "-m", rooms, "-n", clients, "-s", clients, "-r", "1",
+            "-t", seconds)
+
+
+def join_storm(replay: int, quick: bool) -> tuple[str, ...]:
+    """g: v2 clients join the default room at once, once it holds more than 50 lines.
+
+    Both runs seed the room, so the replay is the only difference; -R makes the load
+    generator check that every joiner was replayed exactly `replay` lines.
+    """
+    clients = "500" if quick else "5000"
+    return ("join", "-V", "2", "-n", clients, "-S", str(HISTORY_ON_JOIN + 10),
+            "-R", str(replay), "-T", "60" if quick else "120")
 
 
 # ------------------------------------------------------------------------------- processes
@@ -145,9 +207,9 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(name: str, pinning: Pinning) -> Iterator[ServerProcess]:
+def running_server(name: str, options: list[str], pinning: Pinning) -> Iterator[ServerProcess]:
     """Start server `name`, wait for its `listening on` line, and always stop it after."""
-    command = [*Pinning.prefix(pinning.server), *SERVERS[name], *SERVER_OPTIONS]
+    command = [*Pinning.prefix(pinning.server), *SERVERS[name], *options]
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
                                    stdin=subprocess.DEVNULL)
@@ -220,14 +282,27 @@ class Run:
         return not self.error and bool(self.data.get("ok"))
 
 
-def run_load(server: str, load: Load, pinning: Pinning, profile: bool) -> Run:
-    """Start `server`, run `load` against it, stop the server; never raises for a bad run."""
+def run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_root: Path) -> Run:
+    """Start `server`, run `load` against it, stop the server; never raises for a bad run.
+
+    Each run has a store of its own in a fresh directory under `store_root`, removed once
+    the server has stopped: no run starts with another's history, and a saturating run's
+    file (it can reach hundreds of megabytes) does not outlive it.
+    """
+    store_dir = Path(tempfile.mkdtemp(prefix=f"{server}-{load.name}-", dir=store_root))
+    try:
+        return _run_load(server, load, pinning, profile, store_dir)
+    finally:
+        shutil.rmtree(store_dir, ignore_errors=True)
+
+
+def _run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_dir: Path) -> Run:
     run = Run(server, load)
     try:
-        with running_server(server, pinning) as process:
+        with running_server(server, load.server_options(server, store_dir), pinning) as process:
             command = [*Pinning.prefix(pinning.loadgen), str(LOADGEN), *load.args,
                        "-p", str(process.port), "-P", str(process.pid)]
-            run.commands = [display(process.command), display(command)]
+            run.commands = [display(process.command, store_dir), display(command)]
             with maybe_profiling(process.pid, pinning, f"{server}-{load.name}",
                                  enabled=profile) as profile_lines:
                 completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
@@ -254,11 +329,16 @@ def _last_json_line(output: str) -> dict[str, Any]:
     return {}
 
 
-def display(command: list[str]) -> str:
-    """A command as it would be typed in the repository: `python`, relative paths."""
+def display(command: list[str], store_dir: Path | None = None) -> str:
+    """A command as it would be typed in the repository: `python`, relative paths.
+
+    The run's store directory is named for what it is: its path is of this machine only.
+    """
     words = ["python" if word == sys.executable else word for word in command]
     words = [os.path.relpath(word, ROOT) if word.startswith(str(ROOT) + os.sep) else word
              for word in words]
+    if store_dir is not None:
+        words = [word.replace(str(store_dir), "TEMPORARY_DIR") for word in words]
     return shlex.join(words)
 
 
@@ -369,7 +449,35 @@ class Metric:
         return self.needs[0]
 
 
-def field_of(load: str, key: str, scale: float = 1.0) -> Callable[[dict[str, Run]], float | None]:
+Reader = Callable[[dict[str, Run]], float | None]  # a value from one server's runs
+
+
+@dataclass(frozen=True)
+class Versus:
+    """One row of the second table: our server in one setting beside another.
+
+    Both values come from our own runs (these loads have no asyncio baseline): the rooms
+    load beside the single room, the SQLite file beside `--store none`, the replay beside
+    none. `ratio` says whether value/baseline is a claim; the rooms load and (a) are
+    different loads, shown side by side only.
+    """
+
+    needs: str
+    label: str
+    read: Reader
+    baseline: Reader
+    baseline_name: str
+    unit: str = ""
+    target: Target | None = None
+    ratio: bool = True
+
+    @property
+    def scenario(self) -> str:
+        """The scenario's letter, as the table shows it."""
+        return self.needs[0]
+
+
+def field_of(load: str, key: str, scale: float = 1.0) -> Reader:
     """Read `key` from the load generator's result of `load`, or None if it did not run."""
     def read(runs: dict[str, Run]) -> float | None:
         run = runs.get(load)
@@ -453,10 +561,9 @@ def _format(value: float | None, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
-def verdict(metric: Metric, ours: float | None, ratio: float | None,
+def verdict(target: Target | None, ours: float | None, ratio: float | None,
             ran: bool) -> str:
     """PASS or FAIL for a row with a target ('' without one, 'n/a' if it cannot be told)."""
-    target = metric.target
     if target is None or not ran:
         return ""
     if target.op == "ok":
@@ -486,8 +593,70 @@ def table(results: Results, quick: bool) -> str:
             f"| {metric.scenario} | {metric.label} | {_format(ours, metric.unit)} "
             f"| {_format(theirs, metric.unit)} | {'' if ratio is None else f'{ratio:.2f}×'} "
             f"| {metric.target.describe(metric.unit) if metric.target else ''} "
-            f"| {verdict(metric, ours, ratio, bool(ours_runs))} |")
+            f"| {verdict(metric.target, ours, ratio, bool(ours_runs))} |")
     return "\n".join(rows)
+
+
+def versus_rows(quick: bool) -> list[Versus]:
+    """The rows of the second table: rooms, the store's cost, the replay on joining."""
+    joiners = "500" if quick else "5,000"
+    one_room, no_store, no_replay = "a: 50 clients, one room", "--store none", "no replay"
+    rows = [Versus("e", f"{label}, {'200 clients in 10' if quick else '1,000 clients in 50'} "
+                        "rooms", field_of("e", key, scale), field_of("a", key, scale),
+                   one_room, unit, ratio=False)
+            for label, key, scale, unit in (
+                ("deliveries/s", "deliveries_per_s", 1.0, ""),
+                ("latency p50", "latency_p50_us", 1e-3, "ms"),
+                ("latency p99", "latency_p99_us", 1e-3, "ms"),
+                ("server CPU", "server_cpu_pct", 1.0, "%"),
+                ("load generator CPU", "loadgen_cpu_pct", 1.0, "%"))]
+    rows += [
+        Versus("f-a-sqlite", "a: latency p99, SQLite file", field_of("f-a-sqlite",
+               "latency_p99_us", 1e-3), field_of("f-a-none", "latency_p99_us", 1e-3),
+               no_store, "ms", Target("<=", 1.2, ratio=True)),
+        Versus("f-a-sqlite", "a: server CPU, SQLite file", field_of("f-a-sqlite",
+               "server_cpu_pct"), field_of("f-a-none", "server_cpu_pct"), no_store, "%"),
+        Versus("f-b-sqlite", "b: deliveries/s at saturation, SQLite file",
+               field_of("f-b-sqlite", "deliveries_per_s"),
+               field_of("f-b-none", "deliveries_per_s"), no_store, "",
+               Target(">=", 0.9, ratio=True)),
+        Versus("f-b-sqlite", "b: latency p99, SQLite file", field_of("f-b-sqlite",
+               "latency_p99_us", 1e-3), field_of("f-b-none", "latency_p99_us", 1e-3),
+               no_store, "ms"),
+    ]
+    rows += [Versus("g-replay", f"{joiners} {label}", field_of("g-replay", key),
+                    field_of("g-none", key), no_replay, unit, ratio=ratio)
+             for label, key, unit, ratio in (
+                 (f"joined, each replayed {HISTORY_ON_JOIN} lines", "join_all_s", "s", True),
+                 ("joining: server CPU time", "server_join_cpu_s", "s", True),
+                 ("joining: listen queue overflows (kernel)", "listen_overflows", "", False),
+                 ("joining: server memory per connection", "bytes_per_conn", "B", True))]
+    return rows
+
+
+def versus_table(results: Results, quick: bool) -> str:
+    """Our server beside itself in another setting (empty when none of those loads ran)."""
+    ours_runs = results.get("ours", {})
+    rows = ["| scenario | metric | ours | beside it | ratio | target | verdict |",
+            "|---|---|---:|---:|---:|---|---|"]
+    for row in versus_rows(quick):
+        if row.needs not in ours_runs:
+            continue
+        ours, baseline = row.read(ours_runs), row.baseline(ours_runs)
+        ratio = ours / baseline if row.ratio and ours is not None and baseline else None
+        rows.append(
+            f"| {row.scenario} | {row.label} | {_format(ours, row.unit)} "
+            f"| {_format(baseline, row.unit)} ({row.baseline_name}) "
+            f"| {'' if ratio is None else f'{ratio:.2f}×'} "
+            f"| {row.target.describe(row.unit) if row.target else ''} "
+            f"| {verdict(row.target, ours, ratio, True)} |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
+def tables(results: Results, quick: bool) -> str:
+    """Both tables: ours against asyncio, then ours beside itself."""
+    second = versus_table(results, quick)
+    return table(results, quick) + (f"\n\n{second}" if second else "")
 
 
 def _checked(runs: dict[str, Run]) -> str:
@@ -502,6 +671,27 @@ def _checked(runs: dict[str, Run]) -> str:
 
 
 # ------------------------------------------------------------------------------- reporting
+
+def store_description(store_root: Path) -> str:
+    """Where our server's SQLite files are, for the results: the file system matters.
+
+    A commit costs more on a disk than on tmpfs; set TMPDIR to choose where they go.
+    """
+    mounts = []
+    try:
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3:
+                mounts.append((fields[1], fields[2]))
+    except OSError:
+        pass
+    resolved = str(store_root.resolve())
+    under = [(point, kind) for point, kind in mounts
+             if resolved == point or resolved.startswith(point.rstrip("/") + "/")]
+    kind = max(under, key=lambda mount: len(mount[0]))[1] if under else "an unknown file system"
+    return (f"a fresh SQLite file per run, in a temporary directory on {kind} "
+            f"(removed after the run; `--store none` where the table says so)")
+
 
 def machine() -> str:
     """The machine, in one line: CPU model, cores, kernel, Python, compiler."""
@@ -533,7 +723,7 @@ def git_commit() -> str:
 
 
 def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime,
-           compile_command: list[str], pinning: Pinning) -> str:
+           compile_command: list[str], pinning: Pinning, store: str) -> str:
     """The whole results file: when, where, what, the table, the exact commands.
 
     `runs` are in the order they ran.
@@ -546,14 +736,16 @@ def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime
         f"- Commit: {git_commit()}",
         f"- Machine: {machine()}",
         f"- Pinning: {pinning.describe()}",
+        f"- Our server's store: {store}",
         f"- Command: `{display([sys.executable, *sys.argv])}`",
         "",
     ]
     if args.quick:
         lines += ["**A quick run: a smoke test of the harness, not a measurement.**", ""]
-    lines += [table(results, args.quick), "",
-              "Ratios are ours / asyncio, measured in this one run. Latency is from the "
-              "moment a sender writes a message until a receiver reads it.", ""]
+    lines += [tables(results, args.quick), "",
+              "Ratios are ours / asyncio, measured in this one run; in the second table, "
+              "ours / ours in the setting named beside it. Latency is from the moment a "
+              "sender writes a message until a receiver reads it.", ""]
     for warning in warnings(runs):
         lines += [f"**Warning:** {warning}", ""]
     failures = [run for run in runs if not run.ok]
@@ -619,7 +811,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="tiny loads: checks the harness works, measures nothing")
     parser.add_argument("--scenario", default=",".join(SCENARIOS),
-                        help="comma-separated, from a,b,c,d (default: all)")
+                        help="comma-separated, from a,b,c,d,e,f,g (default: all)")
     parser.add_argument("--servers", default=",".join(SERVERS),
                         help="comma-separated, from ours,asyncio (default: both)")
     parser.add_argument("--profile", action="store_true",
@@ -642,6 +834,22 @@ def _choices(parser: argparse.ArgumentParser, text: str, allowed: tuple[str, ...
     return chosen
 
 
+def run_all(args: argparse.Namespace, pinning: Pinning, store_root: Path) -> list[Run]:
+    """Every load of the chosen scenarios against each chosen server it is for."""
+    runs: list[Run] = []
+    for scenario in args.scenarios:
+        for load in plan(scenario, args.quick):
+            for server in [name for name in args.server_names if name in load.servers]:
+                # servers take turns, so drift hits both
+                print(f"{server:>8} {load.name:<12} ...", end=" ", flush=True)
+                run = run_load(server, load, pinning, args.profile, store_root)
+                runs.append(run)
+                print("ok" if run.ok else f"FAILED: {run.error}", flush=True)
+                for line in run.profile:
+                    print(f"           {line}")
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 if any run failed (lost, reordered, crashed)."""
     args = parse_args(argv)
@@ -651,18 +859,14 @@ def main(argv: list[str] | None = None) -> int:
     compile_command = compile_loadgen()
     pinning = Pinning.choose()
     print(f"machine: {machine()}\npinning: {pinning.describe()}", flush=True)
-    runs: list[Run] = []
-    for scenario in args.scenarios:
-        for load in plan(scenario, args.quick):
-            for server in args.server_names:  # servers take turns, so drift hits both
-                print(f"{server:>8} {load.name:<10} ...", end=" ", flush=True)
-                run = run_load(server, load, pinning, args.profile)
-                runs.append(run)
-                print("ok" if run.ok else f"FAILED: {run.error}", flush=True)
-                for line in run.profile:
-                    print(f"           {line}")
-    text = report(runs, args, started, compile_command, pinning)
-    summary = table(by_server(runs), args.quick)
+    # Our server's stores live here, never in the user's state directory; removed at the
+    # end, also when we are stopped (SystemExit unwinds through the `with`).
+    with tempfile.TemporaryDirectory(prefix="lanchat-bench-") as store_root:
+        store = store_description(Path(store_root))
+        print(f"store: {store}", flush=True)
+        runs = run_all(args, pinning, Path(store_root))
+    text = report(runs, args, started, compile_command, pinning, store)
+    summary = tables(by_server(runs), args.quick)
     print("\n" + summary + "\n")
     for warning in warnings(runs):
         print(f"warning: {warning}")
