@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fan-out benchmark: one command that runs every scenario and prints a table.
 
-    python bench/run.py                      # both servers, scenarios a-g (about 8 minutes)
+    python bench/run.py                      # both servers, scenarios a-g (about 6 minutes)
     python bench/run.py --quick              # a smoke run of the harness (under a minute)
     python bench/run.py --scenario b --servers ours --profile
 
