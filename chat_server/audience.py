@@ -91,6 +91,8 @@ class Audience:
             if isinstance(item, ToRoom):
                 self._add_to_batch(item)
             elif isinstance(item, Replay):
+                if self._batches and self._is_listening(item.member):
+                    self.flush()  # what came before the replay reaches its member first
                 self._store_unstored()
                 self._replay(item)
             else:
