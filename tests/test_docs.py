@@ -10,8 +10,10 @@ the document teaches fails here, and says which reference broke.
 Also checked: the step 0 run loop printed in the document really runs; the trace excerpts
 use the tracer's own words, and a replay of the journey against a real server prints them
 line for line; the command-line options the document and the README tell a class to type
-exist; the `/stats` table explains every figure a real server reports; and
-relative links between the Markdown documents lead to files (and headings) that exist.
+exist; the `/stats` tables (here and in docs/protocol.md) explain every figure a real
+server reports; the options in the README's and the protocol document's tables, and the
+commands in the protocol document's tables, exist; and relative links between the
+Markdown documents lead to files (and headings) that exist.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from chat_testing import LineClient, close_all, machine_client
 
 ROOT = Path(__file__).resolve().parent.parent
 HOW_IT_WORKS = ROOT / "docs" / "how-it-works.md"
+PROTOCOL = ROOT / "docs" / "protocol.md"
 README = ROOT / "README.md"
 CI_SCRIPT = ROOT / ".ci" / "run"
 
@@ -159,18 +162,26 @@ def test_the_walk_through_ties_each_step_to_the_code() -> None:
         "chat_server/scheduler.py:Scheduler._step",
         "chat_server/scheduler.py:Scheduler._wait_for_io",
         "chat_server/scheduler.py:Scheduler._wake_io_waiters",
-        "chat_server/scheduler.py:Parking.wake_all",
+        "chat_server/parking.py:Parking.wake_all",
         "chat_server/traps.py:recv_wait",
         "chat_server/server.py:_signals_as_bytes",
+        "chat_server/scheduler.py:SchedulerObserver",
+        "chat_server/trace.py:Tracer",
         "chat_server/trace.py:TracingScheduler",
-        "protocol/framing.py:LineFramer.feed",
+        "protocol/connection.py:LineConnection.receive_data",
+        "protocol/connection.py:LineConnection.next_command",
+        "protocol/framing.py:LineFramer.next_framed",
+        "chat_server/server.py:Listener",
+        "chat_server/directory.py:Directory.handle",
+        "chat_server/audience.py:Audience.flush",
+        "chat_server/history.py:History.keep",
         "chat_server/flood.py:TokenBucket.delay_for_next_line",
         "chat_server/audience.py:Audience.deliver_all",
         "chat_server/outbox.py:Outbox.put",
         "chat_server/tasks.py:client_writer",
     ):
         assert expected in named, f"the walk-through no longer names {expected}"
-    for step in range(1, 10):  # step 0 is the toy loop; every later one names its code
+    for step in range(1, 12):  # step 0 is the toy loop; every later one names its code
         assert references(_section(markdown, f"Step {step}:")), f"step {step} names no code"
 
 
@@ -330,7 +341,7 @@ def test_the_traces_in_the_document_are_what_the_server_does_today(tmp_path: Pat
     with trace_file.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
-             "--name", "lab", "--trace"],
+             "--name", "lab", "--trace", "--store", str(tmp_path / "history.sqlite3")],
             stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:
             port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
@@ -378,17 +389,53 @@ def test_the_options_the_documents_tell_a_class_to_type_exist() -> None:
     assert options - known == set(), "options that chat-server does not have"
 
 
-def test_the_stats_table_explains_every_figure_a_server_reports(server) -> None:
+def test_the_stats_tables_explain_every_figure_a_server_reports(server) -> None:
     client = machine_client(server.port)
     client.send_line("/stats")
     reported = [pair.split("=")[0] for pair in client.read_until("STATS ")[-1].split()[1:]]
     client.close()
-    table = _section(HOW_IT_WORKS.read_text(encoding="utf-8"), "What /stats tells you")
-    explained = set(re.findall(r"^\| `(\w+)`(?:, `(\w+)`)? \|", table, re.MULTILINE))
-    explained_keys = {key for pair in explained for key in pair if key}
-    missing = [key for key in reported if key not in explained_keys]
-    assert missing == [], f"docs/how-it-works.md does not explain {missing}"
-    assert explained_keys <= set(reported), "the table explains a figure the server lacks"
+    for document, heading in ((HOW_IT_WORKS, "What /stats tells you"),
+                              (PROTOCOL, "The figures in STATS")):
+        table = _section(document.read_text(encoding="utf-8"), heading)
+        explained = set(re.findall(r"^\| `(\w+)`(?:, `(\w+)`)? \|", table, re.MULTILINE))
+        explained_keys = {key for pair in explained for key in pair if key}
+        missing = [key for key in reported if key not in explained_keys]
+        assert missing == [], f"docs/{document.name} does not explain {missing}"
+        assert explained_keys <= set(reported), \
+            f"docs/{document.name} explains a figure the server lacks"
+
+
+def _table_options(section: str) -> set[str]:
+    """The options named in the first column of a Markdown table."""
+    first_cells = re.findall(r"^\| ([^|]*) \|", section, re.MULTILINE)
+    return {option for cell in first_cells for option in _OPTION.findall(cell)}
+
+
+def test_every_option_in_the_option_tables_is_one_chat_server_has() -> None:
+    known = {option for action in build_parser()._actions for option in action.option_strings}
+    for document, heading in ((README, "Server options"), (PROTOCOL, "Server command line")):
+        options = _table_options(_section(document.read_text(encoding="utf-8"), heading))
+        assert {"--host", "--port", "--room", "--store"} <= options, document.name
+        assert options - known == set(), f"{document.name}: options chat-server lacks"
+
+
+def test_every_command_the_protocol_document_lists_is_one_the_server_has() -> None:
+    from protocol import COMMANDS
+
+    typed = re.findall(r"^\| `/(\w+)", PROTOCOL.read_text(encoding="utf-8"), re.MULTILINE)
+    assert {"nick", "join", "part", "rooms", "topic", "who", "in", "history"} <= set(typed)
+    assert set(typed) - set(COMMANDS) == set(), "commands the server does not have"
+
+
+def test_every_error_code_the_protocol_document_names_exists() -> None:
+    from protocol import ErrorCode
+
+    codes = {name for name in vars(ErrorCode) if name.isupper()}
+    text = PROTOCOL.read_text(encoding="utf-8")
+    named = set(re.findall(r"\bERROR ([A-Z][A-Z_]*[A-Z])\b", text)) - {"CODE"}
+    assert {"BAD_ROOM", "NOT_IN_ROOM", "TOO_MANY_ROOMS"} <= named, \
+        "the new error codes of version 2 are not all documented"
+    assert named - codes == set(), "error codes the server does not have"
 
 
 # Links between the documents
