@@ -9,9 +9,17 @@ reads, and how it leaves (close, reset, half-close, /quit, or staying to the end
 timing is not seeded: a failing seed replays the same plans, not the same interleaving.
 To try other seeds: `CHAT_FUZZ_SEED=123 pytest -m fuzz tests/server/test_fuzz.py`.
 
-Throughout, four machine clients say numbered lines and one person (no /hello) listens.
-Hostile connections may join and chat too: they are part of the room, so their events
-are in every transcript. Afterwards:
+Hostile connections also speak version 2: /join with valid, look-alike, overlong,
+unicode, control-character and bidi room names, /part with junk, /in nested or with
+garbage, /topic with escapes, /history with bad numbers and huge counts, floods of
+/rooms, /hello with odd versions, and random joins and parts of the rooms below.
+
+Throughout, four version 1 machine clients say numbered lines in the default room and one
+person (no /hello) listens there. Four version 2 clients stay in the default room and in
+two of three rooms each, saying numbered lines in their rooms; two more roam, joining and
+leaving the three rooms at random and talking wherever they are. Hostile connections may
+join and chat too: they are part of the rooms, so their events are in every transcript.
+Afterwards, in the default room:
 - every well-behaved transcript of room events, from the moment all of them were in the
   room, is the same sequence, the person's line for line in its own rendering;
 - it holds every well-behaved line, in order, stamped with its sender's nick, and no
@@ -22,6 +30,14 @@ are in every transcript. Afterwards:
 - the lines a hostile connection sent before half-closing were relayed;
 - the server keeps no connection, task or descriptor for a hostile connection, serves a
   newcomer, never logs a traceback, and exits 0 on SIGTERM.
+In each room (room_views.py has the checks by id):
+- every event id a well-behaved v2 client received carries the same line for all of them,
+  each stay in a room has consecutive ids from the client's own JOIN, and the history
+  replayed at each join is exactly the events before that JOIN;
+- every stayer saw the room from its JOIN to every stayer's end marker, so their
+  transcripts are identical; the default room's is the version 1 transcript, line for line;
+- each well-behaved sender's lines are in the room, in order, and no NICK or foreign JOIN
+  took a well-behaved name; everything decodes and nothing unsafe arrived.
 """
 
 from __future__ import annotations
@@ -34,9 +50,9 @@ import socket
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -44,13 +60,27 @@ from chat_testing import LineClient, ServerProcess, close_all, machine_client
 from process_probes import (
     expected_tasks, open_descriptors, reset, wait_for_descriptors, wait_for_stats,
 )
-from protocol import LineFramer, decode_event, render_for_people
+from protocol import (
+    DEFAULT_ROOM, LineFramer, decode_event, event_line, render_for_people, room_key,
+)
+from room_views import RoomViews, check_stayers_agree, check_views, sender_and_text
 
 FUZZ_SEED = int(os.environ.get("CHAT_FUZZ_SEED", "20240611"))
+FUZZ_SCALE = float(os.environ.get("CHAT_FUZZ_SCALE", "1"))
+"""Shrinks a run's duration and hostile count for development (`CHAT_FUZZ_SCALE=0.3`);
+the tests as committed run at 1."""
 
-GOOD_NICKS = ("good0", "good1", "good2", "good3")
+GOOD_NICKS = ("good0", "good1", "good2", "good3")  # version 1, in the default room
 LISTENER_NICK = "watcher"  # the person, who joins last: transcripts are compared from here
-ROOM_EVENT_KINDS = frozenset({"JOIN", "PART", "NICK", "MSG", "ACTION"})
+ROOMS = ("#alpha", "#beta", "#gamma")
+ROOM_STAYERS = ("roomy0", "roomy1", "roomy2", "roomy3")  # v2: two rooms each, all along
+ROAMERS = ("roamer0", "roamer1")  # v2: join and part the rooms at random
+STAYER_ROOMS = {nick: (ROOMS[i % 3], ROOMS[(i + 1) % 3]) for i, nick in enumerate(ROOM_STAYERS)}
+WELL_BEHAVED = (*GOOD_NICKS, LISTENER_NICK, *ROOM_STAYERS, *ROAMERS)
+HISTORY_ON_JOIN = 50  # the server's default
+# Version 1 has no topics: a TOPIC reaches it (and the person) as INFO, the only INFO a
+# well-behaved client that sends no commands is sent, so it is part of the transcript.
+ROOM_EVENT_KINDS = frozenset({"JOIN", "PART", "NICK", "MSG", "ACTION", "INFO"})
 UNSAFE_CHARACTER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # --- what hostile connections send -------------------------------------------------------
@@ -77,7 +107,7 @@ FRIENDLY = [
 ]
 LOOKALIKE_NICKS = [
     "GOOD0", "ｇｏｏｄ1", "Good2", "gOOD3", "ＧＯＯＤ0", "WATCHER", "ｗａｔｃｈｅｒ", "good0\u0301",
-    "ɡood1", "good2_", "good-3",
+    "ɡood1", "good2_", "good-3", "ROOMY0", "ｒｏｏｍｙ1", "Roamer0", "ＲＯＡＭＥＲ1",
 ]
 ODD_COMMANDS = [
     "/nick", "/nick ", "/nick a b", "/nick " + "x" * 17, "/nick bad!name", "/nick \u0301x",
@@ -88,6 +118,50 @@ ODD_COMMANDS = [
     "/\u202enick good0", "/nick\x1b[31m good1", "/ping \U0001f600",
 ]
 QUITS = ["/quit", "/quit bye \x1b[31mred", "/QUIT  ", "/quit \u202eevil"]
+
+# Version 2. Room names the rooms of the run answer to, and names that must be refused.
+ROOM_ALIASES = ["#alpha", "alpha", "#ALPHA", "#ａｌｐｈａ", "beta", "#Beta", "#gamma", "GAMMA",
+                "#lobby", "lobby"]
+ODD_ROOMS = [
+    "#", "##", "#a b", "#" + "r" * 32, "#" + "r" * 33, "#" + "é" * 40, "#" + "r" * 3000,
+    "#a\x1b[31mb", "#\x00", "#\u202eevil", "#\u2066x\u2069", "#a,b", "#a.b", "#\u0301x",
+    "#房间", "#гости", "#x\u200dy", "#🎲", "&alpha", "#alpha\u0301", "#ǅ", "#١٢٣", "#-_-",
+    "#\x07bell", "#tab\there",
+]
+PARTS = [
+    "/part", "/part  ", "/part junk words", "/part #nosuch", "/part #alpha \x1b[31mred",
+    "/part lobby", "/part #beta \u202ebye", "/part #" + "p" * 40, "/part ### x", "/PART beta",
+    "/part gamma " + "r" * 3000,
+]
+IN_LINES = [
+    "/in", "/in #alpha", "/in #alpha  ", "/in #alpha /in #beta hi", "/in #alpha hi there",
+    "/in #nosuch hi", "/in beta /me waves \x1b[5m", "/in #alpha /topic \x1b]0;x\x07",
+    "/in #gamma /part", "/in #alpha //in #beta", "/in #alpha /join #gamma", "/in #\x00 hi",
+    "/in #alpha /nick good0", "/in #alpha /hello x 2", "/in #alpha /history #alpha latest 5",
+    "/in #beta /who", "/in #alpha /rooms", "/in " + "#a" * 1000 + " hi", "/in #alpha /",
+    "/in #alpha /in", "/IN ALPHA hi",
+]
+TOPICS = [
+    "/topic", "/topic   ", "/topic \x1b[2J\x1b[H", "/topic \x1b]0;owned\x07 title",
+    "/topic \u202eevil", "/topic " + "t" * 3000, "/topic 👋 hello", "/TOPIC x",
+    "/in #alpha /topic \u2066isolate", "/topic\tx",
+]
+HISTORIES = [
+    "/history", "/history #alpha", "/history #alpha latest", "/history #alpha latest 0",
+    "/history #alpha latest 500", "/history #alpha latest 501", "/history #lobby latest 500",
+    "/history #alpha latest 99999999999999999999", "/history #alpha before -1",
+    "/history #alpha before 1e3 5", "/history #alpha after 0 500", "/history #alpha after 1",
+    "/history #alpha before ٣", "/history #alpha latest ²", "/history #alpha sideways 3",
+    "/history #alpha after 18446744073709551616 5", "/history #alpha before 9223372036854775808",
+    "/history #alpha after 99999999999999999999999999999 1", "/history #nosuch latest",
+    "/history #\x1b[31m latest", "/history #alpha latest 5 6", "/history alpha BEFORE 10 2",
+    "/history #alpha after 0x10", "/history #alpha before 00000000000000000000000000001",
+]
+HELLOS = [
+    "/hello x 2", "/hello x 1", "/hello x 0", "/hello x -1", "/hello x 99999999999999999999",
+    "/hello x ２", "/hello x 2.5", "/hello x 3", "/hello x v2", "/hello x 2 extra",
+    "/hello \x1b[31m 2", "/HELLO x 2", "/hello x ²",
+]
 
 # IAC SE twice, then LF: from any telnet or framer state this ends whatever the fuzzed
 # bytes left unfinished (a subnegotiation, an escape, an overlong line), so a clean line
@@ -120,7 +194,8 @@ def _hostile_nick(rng: random.Random, index: int) -> str:
     return rng.choice([f"h{index}", f"Ж{index}", f"ｈ{index}", f"h{index}\u0301", f"张{index}"])
 
 
-def _piece_makers(rng: random.Random, index: int, may_quit: bool) -> list[Callable[[], bytes]]:
+def _piece_makers(rng: random.Random, index: int, may_quit: bool,
+                  may_roam: bool) -> list[Callable[[], bytes]]:
     """Makers of one adversarial piece each; the plan strings random ones together."""
     makers: list[Callable[[], bytes]] = [
         lambda: _text_line(_hostile_nick(rng, index)),  # talker-style join
@@ -142,7 +217,30 @@ def _piece_makers(rng: random.Random, index: int, may_quit: bool) -> list[Callab
     ]
     if may_quit:
         makers.append(lambda: _text_line(rng.choice(QUITS)))
+    if may_roam:
+        makers += _room_piece_makers(rng)
     return makers
+
+
+def _room_piece_makers(rng: random.Random) -> list[Callable[[], bytes]]:
+    """Version 2 pieces: they may move the connection's current room, or change its
+    version, so a half-closer (whose last line must reach the default room) has none."""
+    return [
+        lambda: _text_line("/join " + rng.choice(ROOM_ALIASES)),
+        lambda: _text_line("/join " + rng.choice(ROOM_ALIASES)) + _text_line(rng.choice(FRIENDLY)),
+        lambda: _text_line(rng.choice(["/join ", "/JOIN ", "/join  "]) + rng.choice(ODD_ROOMS)),
+        lambda: _text_line("/join " + "".join(chr(rng.randint(0x20, 0x2fff))
+                                              for _ in range(rng.randint(1, 40)))),
+        lambda: _text_line(rng.choice(PARTS)),
+        lambda: _text_line(f"/part {rng.choice(ROOM_ALIASES)} {rng.choice(FRIENDLY)}"),
+        lambda: _text_line(rng.choice(IN_LINES)),
+        lambda: _text_line(f"/in {rng.choice(ROOM_ALIASES)} {rng.choice(FRIENDLY)}"),
+        lambda: _text_line(rng.choice(TOPICS)),
+        lambda: _text_line(rng.choice(HISTORIES)),
+        lambda: _text_line("/rooms") * rng.randint(1, 60),
+        lambda: _text_line(rng.choice(HELLOS)),
+        lambda: _text_line("/who " + rng.choice(ROOM_ALIASES + ODD_ROOMS)),
+    ]
 
 
 def _split_randomly(rng: random.Random, data: bytes) -> list[bytes]:
@@ -157,13 +255,16 @@ def _split_randomly(rng: random.Random, data: bytes) -> list[bytes]:
 
 def make_plan(rng: random.Random, index: int) -> HostilePlan:
     """One hostile connection's plan: its bytes, their splits and pacing, its way out."""
+    if index == 0:
+        return _survey_plan(rng)
     ending = rng.choice(("close", "reset", "stay", "half_close"))
     if index % 5 == 4:  # every fifth one for sure, so each run checks several
         ending = "half_close"
     reads = ending == "half_close" or rng.random() < 0.7
     if ending != "half_close" and rng.random() < 0.1:  # connect and vanish at once
         return HostilePlan(index, [], [], reads, ending)
-    makers = _piece_makers(rng, index, may_quit=ending != "half_close")
+    makers = _piece_makers(rng, index, may_quit=ending != "half_close",
+                           may_roam=ending != "half_close")
     pieces = [makers[0]()] if rng.random() < 0.7 else []
     pieces += [rng.choice(makers)() for _ in range(rng.randint(3, 30))]
     plan = HostilePlan(index, [], [], reads, ending)
@@ -176,10 +277,22 @@ def make_plan(rng: random.Random, index: int) -> HostilePlan:
     return plan
 
 
+def _survey_plan(rng: random.Random) -> HostilePlan:
+    """The first hostile connection of every run sends each hostile v2 line once (its
+    /hello last: a version 1 would refuse the rest), so every run covers them all."""
+    lines = [_hostile_nick(rng, 0), "/join #alpha", *("/join " + room for room in ODD_ROOMS),
+             *PARTS, "/join #alpha", *IN_LINES, "/join #beta", *TOPICS, *HISTORIES,
+             "/rooms", *HELLOS]
+    chunks = _split_randomly(rng, b"".join(_text_line(line) for line in lines))
+    return HostilePlan(0, chunks, [0.0] * len(chunks), reads=True, ending="stay")
+
+
 # --- the clients ---------------------------------------------------------------------------
 
 class Observer:
     """A well-behaved client: joins, says numbered lines at a steady pace, reads everything."""
+
+    version = 1  # the protocol it speaks, when `machine`
 
     def __init__(self, client: LineClient, nick: str, machine: bool,
                  lines_already_read: tuple[str, ...] = ()) -> None:
@@ -216,6 +329,63 @@ class Observer:
         """Machine room events received since the listener joined."""
         events = [line for line in self.lines if line.split(" ", 1)[0] in ROOM_EVENT_KINDS]
         return events[events.index(f"JOIN {LISTENER_NICK}") + 1:]
+
+
+class RoomMember(Observer):
+    """A well-behaved version 2 client: in the default room and in `rooms`; a roamer
+    joins and parts the run's rooms at random. It says its lines with `/in ROOM`, so it
+    knows which room each goes to."""
+
+    version = 2
+
+    def __init__(self, client: LineClient, nick: str, lines_already_read: list[str],
+                 roams: bool) -> None:
+        super().__init__(client, nick, machine=True, lines_already_read=tuple(lines_already_read))
+        self.views = RoomViews(nick)
+        for line in self.lines:
+            self.views.feed(line)
+        self.rooms: list[str] = []  # the run's rooms it is in (as far as it has asked)
+        self.roams = roams
+        self.said_in: dict[str, list[str]] = {room_key(room): [] for room in ROOMS}
+
+    def join(self, room: str) -> None:
+        """Ask to join `room`."""
+        self._send(f"/join {room}")
+        self.rooms.append(room)
+
+    def part(self, room: str) -> None:
+        """Ask to leave `room`."""
+        self._send(f"/part {room}")
+        self.rooms.remove(room)
+
+    def say_in(self, room: str, text: str) -> None:
+        """Say `text` in `room` (one it is in)."""
+        self._send(f"/in {room} {text}")
+        self.said_in[room_key(room)].append(text)
+
+    def read_available(self) -> None:
+        """Read what has arrived, and file the room events."""
+        already = len(self.lines)
+        super().read_available()
+        for line in self.lines[already:]:
+            self.views.feed(line)
+
+    def _send(self, line: str) -> None:
+        self.sock.settimeout(5)
+        self.sock.sendall(_text_line(line))
+        self.sock.setblocking(False)
+
+
+def join_v2(port: int, nick: str, rooms: tuple[str, ...], roams: bool) -> RoomMember:
+    """A version 2 client that joined the server and `rooms`, and read up to the last."""
+    client = LineClient(port)
+    client.send_line("/hello fuzz 2", f"/nick {nick}", *(f"/join {room}" for room in rooms))
+    last = f"CURRENT {rooms[-1]}" if rooms else f"JOIN {DEFAULT_ROOM} "
+    lines = client.read_until(lambda line: line.startswith(last) and
+                              (rooms or line.endswith(f" {nick}")))
+    member = RoomMember(client, nick, lines, roams)
+    member.rooms = list(rooms)
+    return member
 
 
 class Hostile:
@@ -303,6 +473,7 @@ class FuzzOutcome:
 
     observers: list[Observer]
     listener: Observer
+    members: list[RoomMember]  # the version 2 clients, stayers first
     descriptors_before: int  # the server's open descriptors with only the observers connected
     plans: list[HostilePlan] = field(default_factory=list)
     fins_confirmed: list[HostilePlan] = field(default_factory=list)  # half-closers the server finished
@@ -321,18 +492,32 @@ class FuzzRun:
 
     def run(self) -> FuzzOutcome:
         """Join the observers, fuzz for the set duration, wind down, exchange end markers."""
+        members = self._join_members()
         observers, listener = self._join_observers()
-        self.outcome = FuzzOutcome(observers, listener, open_descriptors(self.server.pid))
+        self.outcome = FuzzOutcome(observers, listener, members,
+                                   open_descriptors(self.server.pid))
         try:
             self._fuzz(observers, listener)
             self._wind_down(observers, listener)
             self._exchange_end_markers(observers, listener)
+            self._exchange_room_end_markers()
         finally:
             for hostile in self.hostiles:
                 if not hostile.gone:
                     hostile.sock.close()
             self.selector.close()
         return self.outcome
+
+    def _join_members(self) -> list[RoomMember]:
+        """The version 2 clients: stayer i is in rooms i and i+1 (of three), so every
+        room has two stayers or more; the roamers start in the default room only."""
+        port = self.server.port
+        members = [join_v2(port, nick, rooms, roams=False) for nick, rooms in STAYER_ROOMS.items()]
+        members += [join_v2(port, nick, (), roams=True) for nick in ROAMERS]
+        for member in members:
+            member.sock.setblocking(False)
+            self.selector.register(member.sock, selectors.EVENT_READ, member)
+        return members
 
     def _join_observers(self) -> tuple[list[Observer], Observer]:
         port = self.server.port
@@ -342,7 +527,9 @@ class FuzzRun:
         person.read_line()  # the greeting
         person.send_line(LISTENER_NICK)  # talker style: the first line is the nickname
         joined = person.read_until(f"*** {LISTENER_NICK} joined")[-1]
-        listener = Observer(person, LISTENER_NICK, machine=False, lines_already_read=(joined,))
+        current = person.read_until("*** You are now talking in")[-1]
+        listener = Observer(person, LISTENER_NICK, machine=False,
+                            lines_already_read=(joined, current))
         for observer in [*observers, listener]:
             observer.sock.setblocking(False)
             self.selector.register(observer.sock, selectors.EVENT_READ, observer)
@@ -362,11 +549,29 @@ class FuzzRun:
             if now >= next_say:
                 for observer in observers:
                     observer.say(f"seq {sequence} from {observer.nick}")
+                self._talk_in_rooms(sequence)
                 sequence += 1
                 next_say = now + settings.say_every
             self._drive_hostiles(now)
             self._read(0.002)
             self._check_observers_alive(observers, listener)
+
+    def _talk_in_rooms(self, sequence: int) -> None:
+        """Each v2 client says a line in one of its rooms; every third turn a roamer
+        first joins or parts a room (so it stays under the default flood control)."""
+        for member in self.outcome.members:
+            if member.roams and sequence % 3 == 0:
+                self._roam(member)
+            if member.rooms:
+                room = member.rooms[sequence % len(member.rooms)]
+                member.say_in(room, f"seq {sequence} from {member.nick}")
+
+    def _roam(self, member: RoomMember) -> None:
+        outside = [room for room in ROOMS if room not in member.rooms]
+        if outside and (len(member.rooms) < 2 or self.rng.random() < 0.5):
+            member.join(self.rng.choice(outside))
+        elif member.rooms:
+            member.part(self.rng.choice(member.rooms))
 
     def _open_count(self) -> int:
         return sum(not hostile.gone for hostile in self.hostiles)
@@ -405,7 +610,7 @@ class FuzzRun:
             key.data.read_available()
 
     def _check_observers_alive(self, observers: list[Observer], listener: Observer) -> None:
-        for observer in [*observers, listener]:
+        for observer in [*observers, listener, *self.outcome.members]:
             assert not observer.closed, f"the server closed well-behaved {observer.nick}"
 
     def _wind_down(self, observers: list[Observer], listener: Observer) -> None:
@@ -440,6 +645,35 @@ class FuzzRun:
             self._check_observers_alive(observers, listener)
 
 
+    def _exchange_room_end_markers(self) -> None:
+        """Each stayer says `end NICK` in each of its rooms; read until every stayer of a
+        room has every stayer's marker of that room (roamers read along)."""
+        stayers = [member for member in self.outcome.members if not member.roams]
+        for member in stayers:
+            for room in member.rooms:
+                member.say_in(room, f"end {member.nick}")
+        deadline = time.monotonic() + 30
+        while not all(_room_ends(member) <= set(_live_lines(member)) for member in stayers):
+            assert time.monotonic() < deadline, "the room end markers did not arrive in time"
+            self._read(0.05)
+            self._check_observers_alive(self.outcome.observers, self.outcome.listener)
+
+
+def _room_ends(member: RoomMember) -> set[str]:
+    """The end markers of every stayer of `member`'s rooms, as (room, nick, text)."""
+    return {(room_key(room), nick, f"end {nick}")
+            for nick, rooms in STAYER_ROOMS.items() for room in rooms if room in member.rooms}
+
+
+def _live_lines(member: RoomMember) -> Iterator[tuple[str, str, str]]:
+    """(room key, nick, text) of every MSG `member` received live."""
+    for membership in member.views.memberships:
+        for line in membership.lines():
+            kind, nick, text = sender_and_text(line)
+            if kind == "MSG":
+                yield membership.room, nick, text
+
+
 # --- the checks ----------------------------------------------------------------------------
 
 def _cut_at_last(lines: list[str], markers: set[str]) -> list[str]:
@@ -462,7 +696,7 @@ def check_transcripts(outcome: FuzzOutcome) -> list[str]:
     for observer in outcome.observers:  # every line, in order, stamped with its sender
         stamped = [line for line in common if line.startswith(f"MSG {observer.nick} ")]
         assert stamped == [f"MSG {observer.nick} {text}" for text in observer.said]
-    good_keys = {_comparable(nick) for nick in (*GOOD_NICKS, LISTENER_NICK)}
+    good_keys = {_comparable(nick) for nick in WELL_BEHAVED}
     for line in common:
         kind, *words = line.split(" ")
         taken = words[0] if kind == "JOIN" else words[1] if kind == "NICK" else None
@@ -470,10 +704,74 @@ def check_transcripts(outcome: FuzzOutcome) -> list[str]:
     return common
 
 
+def check_rooms(outcome: FuzzOutcome, common: list[str]) -> dict[str, dict[int, str]]:
+    """Each room's transcript, by id, for the v2 clients (see room_views.py); the
+    default room's is also the v1 one. Returns every room's events by id."""
+    members = outcome.members
+    by_id = check_views([member.views for member in members], HISTORY_ON_JOIN)
+    stayers = [member for member in members if not member.roams]
+    for room in (DEFAULT_ROOM, *ROOMS):
+        in_room = [m for m in stayers if room == DEFAULT_ROOM or room in STAYER_ROOMS[m.nick]]
+        speakers = GOOD_NICKS if room == DEFAULT_ROOM else [m.nick for m in in_room]
+        check_stayers_agree(room_key(room), [member.views for member in in_room],
+                            {(nick, f"end {nick}") for nick in speakers})
+        for member in members:
+            said = [f"MSG {nick} {text}" for nick, text in _said_by(member, room, by_id)]
+            assert said == [f"MSG {member.nick} {text}"
+                            for text in member.said_in.get(room_key(room), [])], \
+                f"{member.nick}'s lines in {room} are not all there, in order"
+    for member in stayers:
+        check_default_room_is_the_v1_one(member, common)
+    check_no_spoofed_names(by_id, members)
+    return by_id
+
+
+def _said_by(member: RoomMember, room: str, by_id: dict[str, dict[int, str]]
+             ) -> Iterator[tuple[str, str]]:
+    """(nick, text) of each MSG of `room` stamped with `member`'s nick, in id order."""
+    events = by_id.get(room_key(room), {})
+    for event_id in sorted(events):
+        kind, nick, text = sender_and_text(events[event_id])
+        if kind == "MSG" and nick == member.nick:
+            yield nick, text
+
+
+def check_default_room_is_the_v1_one(member: RoomMember, common: list[str]) -> None:
+    """A v2 stayer's default room, in version 1 form from the person's JOIN on, is the
+    version 1 transcript."""
+    stays = member.views.in_room(room_key(DEFAULT_ROOM))
+    assert len(stays) == 1 and not stays[0].parted, f"{member.nick} left {DEFAULT_ROOM}"
+    as_v1 = [event_line(decode_event(line, 2)) for line in stays[0].lines()]
+    after = as_v1[as_v1.index(f"JOIN {LISTENER_NICK}") + 1:]
+    assert after[:len(common)] == common, f"{member.nick}'s {DEFAULT_ROOM} differs from v1's"
+
+
+def check_no_spoofed_names(by_id: dict[str, dict[int, str]], members: list[RoomMember]) -> None:
+    """No room event names someone with a well-behaved name (case, NFKC), except that
+    client's own JOINs, PARTs and lines."""
+    good_keys = {_comparable(nick) for nick in WELL_BEHAVED}
+    nicks = {member.nick for member in members}
+    own = {(m.room, event_id) for member in members
+           for m in member.views.memberships for event_id, line in m.events
+           if line.split(" ", 5)[4] == member.nick and line.startswith(("JOIN", "PART", "MSG"))}
+    for room, events in by_id.items():
+        for event_id, line in events.items():
+            inner = decode_event(line, 2).event  # type: ignore[union-attr]
+            names = [getattr(inner, "nick", None), getattr(inner, "old", None),
+                     getattr(inner, "new", None)]
+            for name in names:
+                if name is None or _comparable(name) not in good_keys:
+                    continue
+                assert name in WELL_BEHAVED and not line.startswith("NICK"), \
+                    f"spoofed name: {line!r}"
+                assert name not in nicks or (room, event_id) in own, f"not theirs: {line!r}"
+
+
 def check_person_sees_the_same(outcome: FuzzOutcome, common: list[str]) -> None:
     """The person's lines after joining are the machine transcript, rendered for people."""
     lines = outcome.listener.lines
-    after_join = lines[lines.index(f"*** {LISTENER_NICK} joined") + 1:]
+    # The person's JOIN, then (version 2) which room is current: the transcript follows.
+    after_join = lines[lines.index(f"*** {LISTENER_NICK} joined") + 2:]
     person_ends = {f"<{nick}> end {nick}" for nick in GOOD_NICKS}
     expected = [render_for_people(decode_event(line)) for line in common]  # type: ignore[arg-type]
     assert _cut_at_last(after_join, person_ends) == expected
@@ -481,14 +779,14 @@ def check_person_sees_the_same(outcome: FuzzOutcome, common: list[str]) -> None:
 
 def check_nothing_unsafe_arrived(outcome: FuzzOutcome) -> None:
     """No control character, escape or bidi control reached a well-behaved client."""
-    for observer in [*outcome.observers, outcome.listener]:
+    for observer in [*outcome.observers, outcome.listener, *outcome.members]:
         text = bytes(observer.raw).decode("utf-8")  # raises if the server sent invalid UTF-8
         body = text.replace("\r\n", "\n") if not observer.machine else text
         for line in body.split("\n"):
             assert not UNSAFE_CHARACTER.search(line), f"unsafe text reached {observer.nick}: {line!r}"
         if observer.machine:
             for line in observer.lines:
-                decode_event(line)  # raises MalformedEvent for a line that does not fit
+                decode_event(line, observer.version)  # raises MalformedEvent if it does not fit
 
 
 def check_half_closers_were_heard(outcome: FuzzOutcome, common: list[str]) -> None:
@@ -502,7 +800,8 @@ def check_server_kept_nothing(server: ServerProcess, outcome: FuzzOutcome) -> No
     """No connection, task or descriptor is left for a hostile connection; a newcomer is
     served; SIGTERM ends the server cleanly with no traceback logged."""
     newcomer = machine_client(server.port, "newcomer")
-    connections = len(outcome.observers) + 2  # the observers, the person, the newcomer
+    # the observers, the v2 clients, the person, the newcomer
+    connections = len(outcome.observers) + len(outcome.members) + 2
     figures = wait_for_stats(
         newcomer, lambda f: f["tasks"] == str(expected_tasks(connections)), timeout=15)
     assert figures["clients"] == str(connections)
@@ -514,7 +813,8 @@ def check_server_kept_nothing(server: ServerProcess, outcome: FuzzOutcome) -> No
     good0 = outcome.observers[0].client
     good0.sock.setblocking(True)
     assert good0.read_until("MSG newcomer")[-1] == "MSG newcomer still here after the fuzz"
-    close_all([newcomer, *(o.client for o in outcome.observers), outcome.listener.client])
+    close_all([newcomer, *(o.client for o in [*outcome.observers, *outcome.members]),
+               outcome.listener.client])
     assert server.stop() == 0
     stderr = server.stderr_text()
     assert "Traceback" not in stderr
@@ -533,19 +833,26 @@ def seed_in_failures(seed: int) -> Iterator[None]:
 
 def fuzz(server: ServerProcess, settings: FuzzSettings, *, min_fins_confirmed: int) -> None:
     """Run the fuzzer against `server` and check everything the module promises."""
+    if FUZZ_SCALE != 1:
+        settings = replace(settings, hostiles=max(5, round(settings.hostiles * FUZZ_SCALE)),
+                           duration=settings.duration * FUZZ_SCALE)
+        min_fins_confirmed = int(min_fins_confirmed * FUZZ_SCALE)
     with seed_in_failures(settings.seed):
         outcome = FuzzRun(server, settings).run()
         assert len(outcome.plans) == settings.hostiles
         common = check_transcripts(outcome)
         check_person_sees_the_same(outcome, common)
+        by_id = check_rooms(outcome, common)
         check_nothing_unsafe_arrived(outcome)
         check_half_closers_were_heard(outcome, common)
         assert len(outcome.fins_confirmed) >= min_fins_confirmed
         check_server_kept_nothing(server, outcome)
         hostile_events = [line for line in common if not line.split(" ")[1].startswith("good")]
-        print(f"{len(common)} room events, {len(hostile_events)} from hostile connections; "
+        print(f"{len(common)} default room events, {len(hostile_events)} from hostile "
+              f"connections; room events {[len(by_id.get(room_key(r), {})) for r in ROOMS]}; "
               f"endings {Counter(plan.ending for plan in outcome.plans)}; "
-              f"{len(outcome.fins_confirmed)} half-closers relayed")
+              f"{len(outcome.fins_confirmed)} half-closers relayed; roamers stayed in rooms "
+              f"{sum(len(m.views.memberships) for m in outcome.members if m.roams)} times")
 
 
 def test_plans_are_reproducible_from_the_seed() -> None:
