@@ -17,10 +17,11 @@ DEFAULT_MAX_PER_ADDRESS = 16
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a connection is turned away: the ERROR text, then the BYE reason."""
+    """Why a connection is turned away: the ERROR code and text, then the BYE reason."""
 
     text: str
     reason: str
+    code: str = "SERVER_FULL"
 
 
 class Admission:

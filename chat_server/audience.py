@@ -121,6 +121,7 @@ class Audience:
             self.flush()
             if not item.leaver_hears:
                 self._stop_listening(leaver, room)
+                _name_rooms_as_now(leaver)
         batch = self._batches.get(room)
         if batch is None:
             batch = self._batches[room] = _Batch()
@@ -133,6 +134,7 @@ class Audience:
         if leaver is not None and item.leaver_hears:
             self.flush()
             self._stop_listening(leaver, room)
+            _name_rooms_as_now(leaver)
         elif len(batch.newcomers) == MAX_JOINS_PER_BATCH:
             self.flush()
 
@@ -204,3 +206,10 @@ class Audience:
         if member.outbox.too_far_behind and not member.hanging_up:
             self._stop_listening_everywhere(member)
             self._cut_off(member, PartReason.TOO_SLOW)
+
+
+def _name_rooms_as_now(leaver: Member) -> None:
+    """Once a PART has gone out, a person's lines name their room only if it is still in
+    several. Not sooner: until then it was in several, and whatever was queued before the
+    PART, its own PART included, must say which room it is from."""
+    leaver.connection.set_in_several_rooms(len(leaver.rooms) > 1)

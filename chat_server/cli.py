@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep-days", type=_whole_number, default=0, metavar="N",
                         help="drop history older than N days; 0 keeps everything "
                              "(default: 0)")
+    parser.add_argument("--password", default=None, metavar="SECRET",
+                        help="ask everyone for this password before anything else")
+    parser.add_argument("--oper-password", default=None, metavar="SECRET",
+                        help="the operator token (/oper SECRET); without it a new token is "
+                             "made and printed at every start")
     parser.add_argument("--quiet", action="store_true",
                         help="do not log who connects, joins, leaves and renames")
     parser.add_argument("--max-clients", type=_positive_int, default=1000, metavar="N",
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host, port=args.port, name=args.name, default_room=args.room,
         max_rooms_per_user=args.max_rooms_per_user, history_on_join=args.history_on_join,
         keep_days=args.keep_days, max_clients=args.max_clients,
+        password=args.password or None, oper_password=args.oper_password or None,
         max_per_address=_per_address_cap(args.max_per_address),
         spare_loopback=args.max_per_address is None,
         join_timeout=args.join_timeout or None,
@@ -123,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         _announce(server, args.host)
         if scheduler is not None:
             scheduler.stop_holding()
-        logging.getLogger(__name__).info("history is kept in %s", server.history.where)
+        log = logging.getLogger(__name__)
+        log.info("history is kept in %s", server.history.where)
+        if server.config.oper_password is None:
+            log.info("operator token for this run: /oper %s", server.oper_token)
+        else:
+            log.info("operators: /oper with the --oper-password given")
 
     server.serve(ready=ready)
     print("server stopped", flush=True)

@@ -22,12 +22,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from chat_server.access import Access
+from chat_server.history import History
+from chat_server.memory_store import MemoryStore
+from chat_server.moderation import Moderation
 from chat_server.outgoing import HangUp, Member, Outgoing, Replay, ToMember, ToRoom
 from chat_server.parking import Parking
 from chat_server.rooms import Room
 from protocol import (
-    DEFAULT_ROOM, Action, BadArgs, Bye, Command, Current, Error, ErrorCode, Event, Hello,
-    Help, History, Info, InRoom, Join, JoinRoom, LeaveRoom, ListRooms, Me, Message,
+    DEFAULT_ROOM, Action, BadArgs, Bye, Command, Current, Error, ErrorCode, Event,
+    GivePassword, Hello, Help, History as HistoryEvent, Info, InRoom, Join, JoinRoom, LeaveRoom, ListRooms, Me, Message,
     NickChange, Part, PartReason, Ping, Pong, PrivateMessage, Quit, RoomList, RoomListing,
     Say, SendPrivate, SetNick, SetTopic, ShowHistory, ShowStats, ShowTopic,
     StartMachineMode, Stats, Topic, UnknownCommand, Unreadable, Users, Welcome, Who,
@@ -52,7 +56,9 @@ class Directory:
         default_room: str = DEFAULT_ROOM,
         max_rooms_per_user: int = 20,
         history_on_join: int = 50,
-        known_rooms: dict[str, Room[Member]] | None = None,
+        history: History | None = None,
+        oper_token: str = "",
+        password: str | None = None,
         figures: Callable[[], dict[str, object]] = dict,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
@@ -63,7 +69,8 @@ class Directory:
         self.has_outgoing = Parking()  # the broadcaster parks here while `outgoing` is empty
         self._figures = figures  # what /stats reports; the server knows, the directory asks
         self._clock_ms = clock_ms
-        self._rooms: dict[str, Room[Member]] = dict(known_rooms or {})  # key -> room, kept
+        history = history or History(MemoryStore(), "memory only")
+        self._rooms: dict[str, Room[Member]] = history.known_rooms()  # key -> room, kept
         self._by_nick: dict[str, Member] = {}  # nick_key -> member, for everyone joined
         self._joined: set[Member] = set()  # the same members, to ask "joined?" cheaply
         self.default_room = self._room_called(default_room)
@@ -73,9 +80,13 @@ class Directory:
             ShowStats: self._stats, StartMachineMode: self._hello, JoinRoom: self._join,
             LeaveRoom: self._part, ListRooms: self._list_rooms, ShowTopic: self._show_topic,
             SetTopic: self._set_topic, InRoom: self._in_room, ShowHistory: self._history,
-            Unreadable: self._unreadable, UnknownCommand: self._unknown,
-            BadArgs: self._bad_args,
+            GivePassword: self._password_again, Unreadable: self._unreadable,
+            UnknownCommand: self._unknown, BadArgs: self._bad_args,
         }
+        # An empty token can never be typed after /oper: no operators unless one is set.
+        self.moderation = Moderation(self, oper_token, history, clock_ms)
+        self._handlers.update(self.moderation.handlers())
+        self.access = Access(self, password)
 
     # What the directory knows
 
@@ -93,14 +104,23 @@ class Directory:
         """True once `member` has chosen a nickname (and until it leaves the server)."""
         return member in self._joined
 
+    def member_called(self, nick: str) -> Member | None:
+        """The member with this nickname (compared folded), if anyone has it."""
+        return self._by_nick.get(nick_key(nick))
+
+    def members(self) -> list[Member]:
+        """Everyone who has joined the server."""
+        return list(self._by_nick.values())
+
     # Connections coming and going
 
     def greet(self, member: Member) -> None:
         """Say hello to a new connection (it has not chosen a nickname yet)."""
         count = self.member_count
         people = "1 person is" if count == 1 else f"{count} people are"
-        self._reply(member, Info(f"Welcome to {self.server_name}! {people} here. "
-                                 "Type a nickname to join, or /help."))
+        self.reply(member, Info(f"Welcome to {self.server_name}! {people} here. "
+                                "Type a nickname to join, or /help."))
+        self.access.greet(member)
 
     def connection_lost(self, member: Member) -> None:
         """The connection ended or broke: leave every room, and close once output is sent."""
@@ -111,7 +131,7 @@ class Directory:
         """Send BYE and close, without telling the rooms (at shutdown, or to a non-joiner)."""
         member.stop_reading()
         self._forget(member)
-        self._reply(member, Bye(reason))
+        self.reply(member, Bye(reason))
         self._queue(HangUp(member))
 
     def cut_off(self, member: Member, reason: str) -> None:
@@ -119,10 +139,18 @@ class Directory:
         self._leave_server(member, reason)
         member.abort(Bye(reason))
 
+    def send_away(self, member: Member, part_reason: str, bye_reason: str) -> None:
+        """Leave every room (the rooms see `part_reason`), say BYE, and close."""
+        self._leave_server(member, part_reason)
+        self.reply(member, Bye(bye_reason))
+        self._queue(HangUp(member))
+
     # Input
 
     def handle(self, member: Member, command: Command) -> None:
         """Act on one command from `member`, in its current room."""
+        if not self.access.admitted(member) and self.access.handle(member, command):
+            return
         self._dispatch(member, command, member.current)
 
     def _dispatch(self, member: Member, command: Command, room: Room[Member] | None) -> None:
@@ -134,7 +162,7 @@ class Directory:
     def _hello(self, member: Member, command: StartMachineMode, room: Room | None) -> None:
         # The connection object already switched what it reads; its output switches when
         # this HELLO is delivered, after whatever was queued before it.
-        self._reply(member, Hello(self.server_name, str(member.connection.version)))
+        self.reply(member, Hello(self.server_name, str(member.connection.version)))
 
     def _set_nick(self, member: Member, command: SetNick, room: Room | None) -> None:
         if self.is_joined(member):
@@ -143,84 +171,87 @@ class Directory:
             self._join_server(member, command.name)
 
     def _private(self, member: Member, command: SendPrivate, room: Room | None) -> None:
-        if not self._require_joined(member):
+        if not self.require_joined(member):
             return
         recipient = self._by_nick.get(nick_key(command.nick))
         if recipient is None:
-            self._error(member, ErrorCode.NO_SUCH_NICK, f"nobody here is called {command.nick}")
+            self.error(member, ErrorCode.NO_SUCH_NICK, f"nobody here is called {command.nick}")
             return
         event = PrivateMessage(member.nick, recipient.nick, command.text)  # type: ignore[arg-type]
-        self._reply(member, event)
+        self.reply(member, event)
         if recipient is not member:
-            self._reply(recipient, event)
+            self.reply(recipient, event)
 
     def _quit(self, member: Member, command: Quit, room: Room | None) -> None:
         self._leave_server(member, command.reason)
-        self._reply(member, Bye(command.reason))
+        self.reply(member, Bye(command.reason))
         self._queue(HangUp(member))
 
     def _ping(self, member: Member, command: Ping, room: Room | None) -> None:
-        self._reply(member, Pong(command.token))
+        self.reply(member, Pong(command.token))
 
     def _help(self, member: Member, command: Help, room: Room | None) -> None:
-        self._reply(member, Info("Commands (anything else you type is said to the room):"))
+        self.reply(member, Info("Commands (anything else you type is said to the room):"))
         for spec in commands_of(member.connection.version):
-            self._reply(member, Info(f"  {spec.usage:<22} {spec.summary}"))
-        self._reply(member, Info("  //text                 say text that starts with /"))
+            self.reply(member, Info(f"  {spec.usage:<22} {spec.summary}"))
+        self.reply(member, Info("  //text                 say text that starts with /"))
 
     def _stats(self, member: Member, command: ShowStats, room: Room | None) -> None:
         figures = tuple((key, str(value)) for key, value in self._figures().items())
-        self._reply(member, Stats(figures))
+        self.reply(member, Stats(figures))
+
+    def _password_again(self, member: Member, command: GivePassword, room: Room | None) -> None:
+        self.reply(member, Info("no password is needed now"))
 
     def _unreadable(self, member: Member, command: Unreadable, room: Room | None) -> None:
-        self._error(member, command.code, command.text)
+        self.error(member, command.code, command.text)
 
     def _unknown(self, member: Member, command: UnknownCommand, room: Room | None) -> None:
-        self._error(member, ErrorCode.UNKNOWN_COMMAND,
+        self.error(member, ErrorCode.UNKNOWN_COMMAND,
                     f"there is no command /{command.name}; /help lists them")
 
     def _bad_args(self, member: Member, command: BadArgs, room: Room | None) -> None:
-        self._error(member, ErrorCode.BAD_ARGS, f"usage: {command.usage}")
+        self.error(member, ErrorCode.BAD_ARGS, f"usage: {command.usage}")
 
     # Commands about a room
 
     def _say(self, member: Member, command: Say, room: Room | None) -> None:
         if not self.is_joined(member) and not member.connection.said_hello:
             self._join_server(member, command.text.strip())  # talker style: a name first
-        elif self._require_room(member, room):
-            self._to_room(room, Message(member.nick, command.text))  # type: ignore[arg-type]
+        elif self._may_speak(member, room):
+            self.to_room(room, Message(member.nick, command.text))  # type: ignore[arg-type]
 
     def _me(self, member: Member, command: Me, room: Room | None) -> None:
-        if self._require_room(member, room):
-            self._to_room(room, Action(member.nick, command.text))  # type: ignore[arg-type]
+        if self._may_speak(member, room):
+            self.to_room(room, Action(member.nick, command.text))  # type: ignore[arg-type]
 
     def _join(self, member: Member, command: JoinRoom, room: Room | None) -> None:
-        target = self._maybe_room(member, command.room)
-        if target is not None and self._require_joined(member):
+        target = self._maybe_room(member, command.room, create=True)
+        if target is not None and self.require_joined(member):
             self._enter(member, target)
 
     def _part(self, member: Member, command: LeaveRoom, room: Room | None) -> None:
         target, reason = self._part_target(member, command.words, room)
-        if target is not None and self._require_room(member, target):
-            self._leave_room(member, target, reason or PartReason.LEFT, leaver_hears=True)
+        if target is not None and self.require_room(member, target):
+            self.leave_room(member, target, reason or PartReason.LEFT, leaver_hears=True)
 
     def _list_rooms(self, member: Member, command: ListRooms, room: Room | None) -> None:
         rooms = self.rooms_in_use
-        self._reply(member, RoomList(len(rooms)))
+        self.reply(member, RoomList(len(rooms)))
         for listed in rooms:
-            self._reply(member, RoomListing(listed.name, len(listed), listed.topic_text))
+            self.reply(member, RoomListing(listed.name, len(listed), listed.topic_text))
 
     def _show_topic(self, member: Member, command: ShowTopic, room: Room | None) -> None:
-        if not self._require_room(member, room):
+        if not self.require_room(member, room):
             return
         if room.topic is not None:  # type: ignore[union-attr]
-            self._reply(member, room.topic)  # type: ignore[union-attr]
+            self.reply(member, room.topic)  # type: ignore[union-attr]
         else:
-            self._reply(member, Info(f"{room.name} has no topic; /topic TEXT sets one"))  # type: ignore[union-attr]
+            self.reply(member, Info(f"{room.name} has no topic; /topic TEXT sets one"))  # type: ignore[union-attr]
 
     def _set_topic(self, member: Member, command: SetTopic, room: Room | None) -> None:
-        if self._require_room(member, room):
-            self._to_room(room, Topic(member.nick, command.text))  # type: ignore[arg-type]
+        if self._may_speak(member, room):
+            self.to_room(room, Topic(member.nick, command.text))  # type: ignore[arg-type]
 
     def _who(self, member: Member, command: Who, room: Room | None) -> None:
         if member.connection.version < 2 or command.room is None:
@@ -228,16 +259,16 @@ class Directory:
         else:
             shown = self._maybe_room(member, command.room)
         if shown is not None:
-            self._reply(member, Users(tuple(m.nick for m in shown), shown.name))  # type: ignore[misc]
+            self.reply(member, Users(self._nicks_in(shown, member), shown.name))
 
     def _in_room(self, member: Member, command: InRoom, room: Room | None) -> None:
         target = self._maybe_room(member, command.room)
-        if target is not None and self._require_room(member, target):
+        if target is not None and self.require_room(member, target):
             self._dispatch(member, command.command, target)
 
     def _history(self, member: Member, command: ShowHistory, room: Room | None) -> None:
         target = self._maybe_room(member, command.room)
-        if target is not None and self._require_room(member, target):
+        if target is not None and self.require_room(member, target):
             self._queue(Replay(member, target, command.direction, command.event_id,
                                command.count))
 
@@ -250,14 +281,14 @@ class Directory:
         self._by_nick[nick_key(name)] = member
         self._joined.add(member)
         activity.info("%s joined from %s", name, member.address)
-        self._reply(member, Welcome(name))
+        self.reply(member, Welcome(name))
         self._enter(member, self.default_room)
 
     def _rename(self, member: Member, name: str) -> None:
         old = member.nick
         assert old is not None
         if name == old:
-            self._reply(member, Info(f"you are already {name}"))
+            self.reply(member, Info(f"you are already {name}"))
             return
         if not self._nick_available(member, name):
             return
@@ -266,9 +297,9 @@ class Directory:
         member.nick = name
         activity.info("%s is now %s", old, name)
         for room in member.rooms:
-            self._to_room(room, NickChange(old, name))
+            self.to_room(room, NickChange(old, name))
         if not member.rooms:
-            self._reply(member, Info(f"you are now known as {name}"))
+            self.reply(member, Info(f"you are now known as {name}"))
 
     def _leave_server(self, member: Member, reason: str) -> None:
         member.stop_reading()
@@ -276,10 +307,12 @@ class Directory:
             activity.info("%s left (%s)", member.nick, reason)
         member.current = None  # leaving them all: no CURRENT for a room it leaves next
         for room in list(member.rooms):
-            self._leave_room(member, room, reason)
+            self.leave_room(member, room, reason)
         self._forget(member)
 
     def _forget(self, member: Member) -> None:
+        self.moderation.forget(member)
+        self.access.forget(member)
         for room in member.rooms:
             room.remove(member)
         member.rooms.clear()
@@ -291,11 +324,17 @@ class Directory:
     def _nick_available(self, member: Member, name: str) -> bool:
         problem = nick_problem(name)
         if problem is not None:
-            self._error(member, ErrorCode.BAD_NICK, problem)
+            self.error(member, ErrorCode.BAD_NICK, problem)
+            return False
+        ban = self.moderation.banned_nick(name)
+        if ban is not None:
+            self.error(member, ErrorCode.BANNED, f"{name} is banned: {ban.reason}")
+            if not self.is_joined(member):  # kept out; someone already in only keeps their name
+                self.say_goodbye(member, PartReason.BANNED)
             return False
         holder = self._by_nick.get(nick_key(name))
         if holder is not None and holder is not member:
-            self._error(member, ErrorCode.NICK_IN_USE, f"{holder.nick} is already here")
+            self.error(member, ErrorCode.NICK_IN_USE, f"{holder.nick} is already here")
             return False
         return True
 
@@ -307,7 +346,7 @@ class Directory:
             self._make_current(member, room)
             return
         if len(member.rooms) >= self.max_rooms_per_user:
-            self._error(member, ErrorCode.TOO_MANY_ROOMS, f"you can be in at most "
+            self.error(member, ErrorCode.TOO_MANY_ROOMS, f"you can be in at most "
                         f"{self.max_rooms_per_user} rooms at once; /part one first")
             return
         if member.connection.version >= 2:
@@ -315,24 +354,23 @@ class Directory:
         room.add(member)
         member.rooms.append(room)
         member.connection.set_in_several_rooms(len(member.rooms) > 1)
-        self._reply(member, Users(tuple(m.nick for m in room), room.name))  # type: ignore[misc]
-        self._to_room(room, Join(member.nick), joining=member)  # type: ignore[arg-type]
+        self.reply(member, Users(self._nicks_in(room, member), room.name))
+        self.to_room(room, Join(member.nick), joining=member)  # type: ignore[arg-type]
         self._make_current(member, room)
         if not member.connection.said_hello and room.topic is not None:
-            self._reply(member, Info(f"Topic of {room.name}: {room.topic_text}"))
+            self.reply(member, Info(f"Topic of {room.name}: {room.topic_text}"))
 
     def _replay_on_join(self, member: Member, room: Room[Member]) -> None:
         if self.history_on_join:
             self._queue(Replay(member, room, "latest", None, self.history_on_join))
         else:
-            self._reply(member, History(room.name, 0))
+            self.reply(member, HistoryEvent(room.name, 0))
 
-    def _leave_room(self, member: Member, room: Room[Member], reason: str,
+    def leave_room(self, member: Member, room: Room[Member], reason: str,
                     leaver_hears: bool = False) -> None:
         room.remove(member)
-        member.rooms.remove(room)
-        member.connection.set_in_several_rooms(len(member.rooms) > 1)
-        self._to_room(room, Part(member.nick, reason), leaving=member,  # type: ignore[arg-type]
+        member.rooms.remove(room)  # (the audience tells its rendering, after the PART)
+        self.to_room(room, Part(member.nick, reason), leaving=member,  # type: ignore[arg-type]
                       leaver_hears=leaver_hears)
         if member.current is room:
             member.current = None
@@ -342,7 +380,7 @@ class Directory:
     def _make_current(self, member: Member, room: Room[Member]) -> None:
         member.current = room
         if member.connection.version >= 2:
-            self._reply(member, Current(room.name))
+            self.reply(member, Current(room.name))
 
     def _part_target(self, member: Member, words: str,
                      current: Room | None) -> tuple[Room[Member] | None, str]:
@@ -365,40 +403,55 @@ class Directory:
             room = self._rooms[key] = Room(name)
         return room
 
-    def _maybe_room(self, member: Member, typed: str) -> Room[Member] | None:
-        """The room `typed` names (made if new), or None after telling `member` why not."""
-        problem = room_problem(room_name(typed))
+    def _maybe_room(self, member: Member, typed: str,
+                    create: bool = False) -> Room[Member] | None:
+        """The room `typed` names, or None after telling `member` why not. Only a join
+        makes a new room (`create`): a room that is only looked at (/who, /part, /in,
+        /history) and does not exist is an empty one that is not kept."""
+        name = room_name(typed)
+        problem = room_problem(name)
         if problem is not None:
-            self._error(member, ErrorCode.BAD_ROOM, problem)
+            self.error(member, ErrorCode.BAD_ROOM, problem)
             return None
-        return self._room_called(typed)
+        if create:
+            return self._room_called(typed)
+        known = self._rooms.get(room_key(name))
+        return known if known is not None else Room(name)  # (an empty room is falsy)
 
     # Output
 
-    def _require_joined(self, member: Member) -> bool:
+    def _may_speak(self, member: Member, room: Room[Member] | None) -> bool:
+        return self.require_room(member, room) and self.moderation.may_speak(member, room)  # type: ignore[arg-type]
+
+    def _nicks_in(self, room: Room[Member], viewer: Member) -> tuple[str, ...]:
+        if viewer.connection.version < 2:  # version 1 has no operators: no @
+            return tuple(member.nick for member in room)  # type: ignore[misc]
+        return tuple(self.moderation.shown_nick(member) for member in room)
+
+    def require_joined(self, member: Member) -> bool:
         if self.is_joined(member):
             return True
-        self._error(member, ErrorCode.NOT_JOINED, "choose a nickname first: /nick NAME")
+        self.error(member, ErrorCode.NOT_JOINED, "choose a nickname first: /nick NAME")
         return False
 
-    def _require_room(self, member: Member, room: Room[Member] | None) -> bool:
-        if not self._require_joined(member):
+    def require_room(self, member: Member, room: Room[Member] | None) -> bool:
+        if not self.require_joined(member):
             return False
         if room is not None and member in room:
             return True
         where = f"you are not in {room.name}" if room is not None else "you are in no room"
-        self._error(member, ErrorCode.NOT_IN_ROOM, f"{where}; /join ROOM first")
+        self.error(member, ErrorCode.NOT_IN_ROOM, f"{where}; /join ROOM first")
         return False
 
-    def _to_room(self, room: Room[Member], event: Event, *, joining: Member | None = None,
+    def to_room(self, room: Room[Member], event: Event, *, joining: Member | None = None,
                  leaving: Member | None = None, leaver_hears: bool = False) -> None:
         stamped = room.stamp(event, self._clock_ms())
         self._queue(ToRoom(room, stamped, joining, leaving, leaver_hears))
 
-    def _error(self, member: Member, code: str, text: str) -> None:
-        self._reply(member, Error(code, text))
+    def error(self, member: Member, code: str, text: str) -> None:
+        self.reply(member, Error(code, text))
 
-    def _reply(self, member: Member, event: object) -> None:
+    def reply(self, member: Member, event: object) -> None:
         self._queue(ToMember(member, event))  # type: ignore[arg-type]
 
     def _queue(self, item: Outgoing) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from chat_server.rooms import Room
-from chat_server.store import EventStore, RoomRecord, StoredEvent, StoreError
+from chat_server.store import Ban, EventStore, RoomRecord, StoredEvent, StoreError
 from protocol import MalformedEvent, RoomEvent, Topic, decode_event, event_line_v2
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,28 @@ class History:
         except StoreError as error:
             self._went_wrong(error)
             return 0
+
+    def bans(self) -> list[Ban]:
+        """Every ban kept (expired ones too: the caller decides)."""
+        try:
+            return self.store.bans()
+        except StoreError as error:
+            self._went_wrong(error)
+            return []
+
+    def add_ban(self, ban: Ban) -> None:
+        """Keep `ban` (it holds in memory even if the store cannot keep it)."""
+        try:
+            self.store.add_ban(ban)
+        except StoreError as error:
+            self._went_wrong(error)
+
+    def remove_ban(self, target: str) -> None:
+        """Forget the ban on `target`."""
+        try:
+            self.store.remove_ban(target)
+        except StoreError as error:
+            self._went_wrong(error)
 
     def figures(self) -> dict[str, object]:
         """What `/stats` says of the store."""

@@ -52,6 +52,9 @@ class Member(Protocol):
     def stop_reading(self) -> None:
         """Handle no more commands from this member."""
 
+    def slow_down(self, seconds: float) -> None:
+        """Read nothing more from this member for `seconds` (after a wrong password)."""
+
     def hang_up(self) -> None:
         """Close once what is queued has been sent."""
 

@@ -19,13 +19,17 @@ M = TypeVar("M")
 class Room(Generic[M]):
     """One room's members (in join order), topic and event ids."""
 
-    __slots__ = ("name", "key", "topic", "last_id", "_members")
+    __slots__ = ("name", "key", "topic", "last_id", "read_only", "slow_seconds", "last_said",
+                 "_members")
 
     def __init__(self, name: str, last_id: int = 0, topic: RoomEvent | None = None) -> None:
         self.name = name  # as first typed: `#Games`
         self.key = room_key(name)  # as compared: `#games`
         self.topic = topic  # the TOPIC event that set the current topic, if any
         self.last_id = last_id  # the id of the room's latest event
+        self.read_only = False  # only operators may speak (/readonly)
+        self.slow_seconds = 0.0  # each other member may say one line per this (/slow)
+        self.last_said: dict[M, int] = {}  # member -> when (ms) they last spoke, in slow mode
         self._members: dict[M, None] = {}  # a dict keeps join order and finds in O(1)
 
     def __repr__(self) -> str:
@@ -47,6 +51,7 @@ class Room(Generic[M]):
     def remove(self, member: M) -> None:
         """`member` leaves; nothing happens if it was not here."""
         self._members.pop(member, None)
+        self.last_said.pop(member, None)
 
     def stamp(self, event: Event, time_ms: int) -> RoomEvent:
         """`event` as this room's next event: the next id, and `time_ms`."""

@@ -9,6 +9,7 @@ full, closes sessions when their writer ends, and shuts everything down on a sig
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 import socket
 import weakref
@@ -60,6 +61,8 @@ class ServerConfig:
     bot_interval: float = 6.0  # seconds between a bot's lines, on average
     outbox_limit: int = 1 << 20
     flood: FloodPolicy | None = FloodPolicy(burst=10, rate=5.0)
+    password: str | None = None  # --password: asked of everyone before anything else
+    oper_password: str | None = None  # --oper-password: a fixed operator token
     close_grace: float = 2.0  # how long a closing connection may take to flush and close
     backlog: int = 4096  # the kernel caps it at net.core.somaxconn
 
@@ -93,11 +96,13 @@ class ChatServer:
         self.scheduler = scheduler or Scheduler()  # a TracingScheduler for --trace
         self.started_at = self.scheduler.clock()
         self.history = history or History(MemoryStore(), "memory only")
+        # The operator token is new at every start, unless --oper-password fixes one.
+        self.oper_token = config.oper_password or secrets.token_urlsafe(12)
         self.directory = Directory(
             config.name, default_room=config.default_room,
             max_rooms_per_user=config.max_rooms_per_user,
-            history_on_join=config.history_on_join,
-            known_rooms=self.history.known_rooms(), figures=self.figures,
+            history_on_join=config.history_on_join, history=self.history,
+            oper_token=self.oper_token, password=config.password, figures=self.figures,
         )
         self.audience = Audience(self.history, self.directory.cut_off)
         self.sessions: set[Session] = set()
@@ -176,7 +181,7 @@ class ChatServer:
         # tens of milliseconds to every line under load.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         host = str(address[0])
-        refusal = self.admission.refusal(host)
+        refusal = self._banned(host) or self.admission.refusal(host)
         if refusal is not None:
             activity.info("turned away %s: %s", _format_address(host, address[1]),
                           refusal.reason)
@@ -201,6 +206,12 @@ class ChatServer:
             deadline = now + self.config.join_timeout
             self._join_deadlines.append((deadline, weakref.ref(session)))
             self._has_join_deadlines.wake_all()
+
+    def _banned(self, host: str) -> Refusal | None:
+        ban = self.directory.moderation.banned_address(host)
+        if ban is None:
+            return None
+        return Refusal(f"you are banned: {ban.reason}", PartReason.BANNED, ErrorCode.BANNED)
 
     def close_session(self, session: Session) -> None:
         """Forget a session whose writer has ended, and close its socket."""
@@ -266,7 +277,7 @@ class ChatServer:
 
 def _turn_away(sock: socket.socket, refusal: Refusal) -> None:
     # Sent before any /hello could arrive, so in the machine form, which reads plainly.
-    farewell = (encode_event(Error(ErrorCode.SERVER_FULL, refusal.text))
+    farewell = (encode_event(Error(refusal.code, refusal.text))
                 + encode_event(Bye(refusal.reason)))
     try:
         sock.send(farewell)

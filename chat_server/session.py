@@ -43,7 +43,7 @@ class Session:
     """One client connection."""
 
     __slots__ = ("sock", "address", "host", "connection", "nick", "rooms", "current",
-                 "outbox", "flood", "state", "reader", "writer", "_on_hang_up",
+                 "outbox", "flood", "state", "pause", "reader", "writer", "_on_hang_up",
                  "__weakref__")
 
     def __init__(
@@ -67,6 +67,7 @@ class Session:
         self.outbox = Outbox(outbox_limit)
         self.flood = TokenBucket(flood, now) if flood is not None else None
         self.state = SessionState.OPEN
+        self.pause = 0.0  # seconds the reader waits before reading on (see slow_down)
         self.reader: Task | None = None
         self.writer: Task | None = None
         self._on_hang_up = on_hang_up
@@ -94,6 +95,10 @@ class Session:
     def deliver(self, event: AnyEvent) -> None:
         """Queue one event for this connection, in its rendering."""
         self.outbox.put(self.connection.send(event, self.nick))
+
+    def slow_down(self, seconds: float) -> None:
+        """Read nothing more for `seconds`: the reader sleeps before its next command."""
+        self.pause = max(self.pause, seconds)
 
     def stop_reading(self) -> None:
         """Handle no more input: the connection is closing."""

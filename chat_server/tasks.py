@@ -118,6 +118,9 @@ def _read_until_the_end(
             if not session.reading:
                 return
             directory.handle(session, command)
+            if session.pause:  # a wrong password: make guessing slow
+                pause, session.pause = session.pause, 0.0
+                yield sleep(pause)
 
 
 def _let_the_replies_go_out(session: Session) -> TaskGenerator:

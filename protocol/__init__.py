@@ -15,15 +15,16 @@ sockets or clocks, so the server, the client and the tests all drive the same co
 """
 
 from protocol.commands import (
-    COMMANDS, HISTORY_DEFAULT_COUNT, HISTORY_MAX_COUNT, BadArgs, Command, Help, InRoom,
-    JoinRoom, LeaveRoom, ListRooms, Me, Ping, Quit, Say, SendPrivate, SetNick, SetTopic,
-    ShowHistory, ShowStats, ShowTopic, StartMachineMode, UnknownCommand, Unreadable, Who,
-    commands_of, parse_command,
+    COMMANDS, HISTORY_DEFAULT_COUNT, HISTORY_MAX_COUNT, BadArgs, BanTarget, Command,
+    GivePassword, Help, InRoom, JoinRoom, Kick, LeaveRoom, ListBans, ListRooms, Me, Mute,
+    Oper, Ping, Quit, Say, SendPrivate, SetNick, SetOperator, SetReadOnly, SetSlow, SetTopic,
+    ShowHistory, ShowStats, ShowTopic, StartMachineMode, Unban, UnknownCommand, Unmute,
+    Unreadable, Who, commands_of, parse_command,
 )
 from protocol.connection import Encoder, LineConnection, Rendering
 from protocol.events import (
     PROTOCOL_VERSION, ROOM_EVENTS, ROOMS_PROTOCOL_VERSION, Action, AnyEvent, Bye, Current,
-    Error, ErrorCode, Event, Hello, History, Info, Join, Message, NickChange, Part,
+    Error, ErrorCode, Event, Hello, History, Info, Join, Message, NickChange, Notice, Part,
     PartReason, Pong, PrivateMessage, Replayed, RoomEvent, RoomList, RoomListing, Stats,
     Topic, UnknownEvent, Users, Welcome,
 )
@@ -44,7 +45,9 @@ __all__ = [
     "COMMANDS", "DEFAULT_PORT", "DEFAULT_ROOM", "HISTORY_DEFAULT_COUNT", "HISTORY_MAX_COUNT",
     "HUMAN_LINE_END", "MAX_LINE_BYTES", "MAX_NICK_LENGTH", "MAX_ROOM_NAME_LENGTH",
     "PROTOCOL_VERSION", "ROOMS_PROTOCOL_VERSION", "ROOM_EVENTS",
-    "Action", "AnyEvent", "BadArgs", "BadEncoding", "Bye", "Command", "Current", "Encoder",
+    "Action", "AnyEvent", "BadArgs", "BadEncoding", "BanTarget", "Bye", "Command",
+    "Current", "Encoder", "GivePassword", "Kick", "ListBans", "Mute", "Notice", "Oper",
+    "SetOperator", "SetReadOnly", "SetSlow", "Unban", "Unmute",
     "Error", "ErrorCode", "Event", "Framed", "Hello", "Help", "History", "InRoom", "Info",
     "Join", "JoinRoom", "LeaveRoom", "Line", "LineConnection", "LineFramer", "LineTooLong",
     "ListRooms", "MalformedEvent", "Me", "Message", "NickChange", "Part", "PartReason",

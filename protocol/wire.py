@@ -57,8 +57,8 @@ def event_line(event: AnyEvent) -> str:
             event = Info(f"{event.nick} set the topic: {event.text}")
         elif isinstance(event, Notice):  # nor operators
             event = Info(f"{event.nick} {event.text}")
-    if isinstance(event, Users):  # version 1 has no operators: no @ in front of nicks
-        return " ".join((Users.KIND, *(nick.lstrip("@") for nick in event.nicks)))
+    if isinstance(event, Users):
+        return " ".join((Users.KIND, *event.nicks))
     return _plain_line(event)
 
 

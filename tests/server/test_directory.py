@@ -93,7 +93,7 @@ class Chat:
         self.history = History(store if store is not None else MemoryStore(), "memory")
         self.directory = Directory(
             SERVER_NAME, max_rooms_per_user=max_rooms_per_user,
-            history_on_join=history_on_join, known_rooms=self.history.known_rooms(),
+            history_on_join=history_on_join, history=self.history,
             figures=figures, clock_ms=lambda: self.now,
         )
         self.audience = Audience(self.history, self.directory.cut_off)
