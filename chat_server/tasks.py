@@ -9,6 +9,8 @@
     forget_old_history  one, with --keep-days: drops old events from the store every hour
     cancel_after        a deadline: stops a task that has not finished in time
 
+(A TLS listener's connections get their own reader and writer: see `tls.py`.)
+
 Each is short on purpose: the chat logic lives in `Directory`, the wire protocol in the
 session's connection object, the fan-out in `Audience`, and these only move bytes and wait.
 """
@@ -103,24 +105,33 @@ def _read_until_the_end(
         if not count:
             return
         connection.receive_data(bytes(_RECEIVED[:count]))
-        # One command at a time: held back by flood control, the reader keeps only the
-        # bytes that came, not a list of the thousands of lines they may hold.
-        number = 0
-        while (command := connection.next_command()) is not None:
-            number += 1
-            if session.flood is not None:
-                delay = session.flood.delay_for_next_line(clock())
-                if delay:
-                    # Flood control: not reading is what slows the sender (TCP does the rest).
-                    yield sleep(delay)
-            if number % LINES_PER_TURN == 0:
-                yield from _let_the_replies_go_out(session)
-            if not session.reading:
-                return
-            directory.handle(session, command)
-            if session.pause:  # a wrong password: make guessing slow
-                pause, session.pause = session.pause, 0.0
-                yield sleep(pause)
+        yield from handle_commands(directory, session, clock)
+
+
+def handle_commands(
+    directory: Directory, session: Session, clock: Callable[[], float]
+) -> TaskGenerator:
+    """Hand the directory each command in the bytes received so far (the TLS
+    reader uses this too: only the moving of bytes differs)."""
+    connection = session.connection
+    # One command at a time: held back by flood control, the reader keeps only the
+    # bytes that came, not a list of the thousands of lines they may hold.
+    number = 0
+    while (command := connection.next_command()) is not None:
+        number += 1
+        if session.flood is not None:
+            delay = session.flood.delay_for_next_line(clock())
+            if delay:
+                # Flood control: not reading is what slows the sender (TCP does the rest).
+                yield sleep(delay)
+        if number % LINES_PER_TURN == 0:
+            yield from _let_the_replies_go_out(session)
+        if not session.reading:
+            return
+        directory.handle(session, command)
+        if session.pause:  # a wrong password: make guessing slow
+            pause, session.pause = session.pause, 0.0
+            yield sleep(pause)
 
 
 def _let_the_replies_go_out(session: Session) -> TaskGenerator:
@@ -149,19 +160,24 @@ def client_writer(
                 yield from _send_everything_queued(directory, session)
             else:
                 yield park(outbox.has_data)
-        # All sent. Stop reading, send FIN, and wait for the peer to close its side, so our
-        # last lines are not destroyed by a reset for input we never read.
+        # All sent. Stop reading, then close politely.
         if session.reader is not None:
             yield cancel(session.reader)
-        sock.shutdown(socket.SHUT_WR)
-        while True:
-            yield recv_wait(sock)
-            if not sock.recv(RECEIVE_SIZE):
-                break
+        yield from close_politely(sock)
     except OSError:
         directory.connection_lost(session)
     finally:
         close_session(session)
+
+
+def close_politely(sock: socket.socket) -> TaskGenerator:
+    """Send FIN, and wait for the peer to close its side, so our last lines are not
+    destroyed by a reset for input we never read (the close deadline bounds the wait)."""
+    sock.shutdown(socket.SHUT_WR)
+    while True:
+        yield recv_wait(sock)
+        if not sock.recv(RECEIVE_SIZE):
+            break
 
 
 def _send_everything_queued(directory: Directory, session: Session) -> TaskGenerator:
@@ -177,13 +193,18 @@ def _send_everything_queued(directory: Directory, session: Session) -> TaskGener
         data = data[sent:]
         if data:  # the kernel's buffer is full: wait until it has room again
             outbox.stalled = True
-            if outbox.too_far_behind and not session.hanging_up:
-                # Owed more than the limit and taking nothing: too slow to keep. (Checked
-                # here too, not only when more is queued: replies to one burst of commands
-                # can pass the limit with nothing queued after them.)
-                directory.cut_off(session, PartReason.TOO_SLOW)
+            cut_off_if_too_slow(directory, session)
             yield send_wait(sock)
             outbox.stalled = False
+
+
+def cut_off_if_too_slow(directory: Directory, session: Session) -> None:
+    """Called by a writer whose socket is full: cut the client off if it owes too much."""
+    if session.outbox.too_far_behind and not session.hanging_up:
+        # Owed more than the limit and taking nothing: too slow to keep. (Checked when
+        # the writer stalls, not only when more is queued: replies to one burst of
+        # commands can pass the limit with nothing queued after them.)
+        directory.cut_off(session, PartReason.TOO_SLOW)
 
 
 def broadcaster(directory: Directory, audience: Audience) -> TaskGenerator:

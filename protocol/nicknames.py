@@ -19,15 +19,22 @@ _PUNCTUATION_ALLOWED = frozenset("_-")
 
 def nick_problem(name: str) -> str | None:
     """Say what is wrong with `name` as a nickname, or return None if it is valid."""
+    return name_problem(name, "a nickname", MAX_NICK_LENGTH)
+
+
+def name_problem(name: str, what: str, limit: int, after: str = "",
+                 where: str = "") -> str | None:
+    """What is wrong with `name` as a name made of letters, digits, `_` and `-` (a
+    nickname; a room name after its `#`), in words about `what` it names, or None."""
     if not name:
-        return "a nickname needs at least one character"
-    if len(name) > MAX_NICK_LENGTH:
-        return f"a nickname has at most {MAX_NICK_LENGTH} characters"
+        return f"{what} needs at least one character{after}"
+    if len(name) > limit:
+        return f"{what} has at most {limit} characters{after}"
     if unicodedata.category(name[0]).startswith("M"):
-        return "a nickname cannot start with a combining mark"
+        return f"{what} cannot start with a combining mark"
     for char in name:
         if not _allowed_in_nick(char):
-            return f"{char!r} is not allowed: use letters, digits, '_' and '-'"
+            return f"{char!r} is not allowed{where}: use letters, digits, '_' and '-'"
     return None
 
 

@@ -8,9 +8,7 @@ compatibility form, exactly as nicknames are compared (`room_key`).
 
 from __future__ import annotations
 
-import unicodedata
-
-from protocol.nicknames import nick_key
+from protocol.nicknames import name_problem, nick_key
 
 ROOM_PREFIX = "#"
 MAX_ROOM_NAME_LENGTH = 32  # characters after the `#`
@@ -26,18 +24,8 @@ def room_problem(name: str) -> str | None:
     """Say what is wrong with `name` (with its `#`) as a room name, or None if it is valid."""
     if not name.startswith(ROOM_PREFIX):
         return "a room name starts with #"
-    body = name[len(ROOM_PREFIX):]
-    if not body:
-        return "a room name needs at least one character after the #"
-    if len(body) > MAX_ROOM_NAME_LENGTH:
-        return f"a room name has at most {MAX_ROOM_NAME_LENGTH} characters after the #"
-    if unicodedata.category(body[0]).startswith("M"):
-        return "a room name cannot start with a combining mark"
-    for char in body:
-        category = unicodedata.category(char)
-        if not (category[0] in "LM" or category == "Nd" or char in "_-"):
-            return f"{char!r} is not allowed in a room name: use letters, digits, '_' and '-'"
-    return None
+    return name_problem(name[len(ROOM_PREFIX):], "a room name", MAX_ROOM_NAME_LENGTH,
+                        after=" after the #", where=" in a room name")
 
 
 def is_valid_room(name: str) -> bool:
