@@ -15,6 +15,7 @@ from chat_server.flood import FloodPolicy
 from chat_server.history import History
 from chat_server.server import ChatServer, ServerConfig
 from chat_server.store import StoreError, default_store_path, open_store
+from chat_server.tls import HANDSHAKE_TIMEOUT, TlsSettings, TlsSetupError, prepare
 from chat_server.trace import TracingScheduler
 from protocol import DEFAULT_PORT, DEFAULT_ROOM, HISTORY_MAX_COUNT, room_name, room_problem
 
@@ -86,6 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trace-delay", type=_seconds, default=None, metavar="SECONDS",
                         help="with --trace, pause after each line so a class can follow "
                              "(default: 0)")
+    parser.add_argument("--tls-port", type=_port, default=None, metavar="PORT",
+                        help="also serve the chat over TLS on PORT (0 picks a free one); "
+                             "TLS has no default port, so it is off without this option")
+    parser.add_argument("--cert", default=None, metavar="FILE",
+                        help="with --tls-port, the certificate (PEM) to serve (default: a "
+                             "self-signed one, made once and kept in the state directory)")
+    parser.add_argument("--key", default=None, metavar="FILE",
+                        help="with --cert, its private key (PEM)")
+    parser.add_argument("--tls-handshake-timeout", type=_seconds, default=None,
+                        metavar="SECONDS",
+                        help="with --tls-port, close a connection whose TLS handshake has "
+                             f"not finished in time (default: {HANDSHAKE_TIMEOUT:g})")
     return parser
 
 
@@ -100,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("chat_server.activity").setLevel(logging.WARNING)
     _allow_many_connections()
     _survive_file_size_limit()
+    try:
+        tls = _prepare_tls(args)
+    except TlsSetupError as error:
+        print(f"chat-server: {error}", file=sys.stderr)
+        return 1
     history = _open_history(args.store)
     if history is None:
         return 1
@@ -113,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         join_timeout=args.join_timeout or None,
         outbox_limit=args.outbox_limit, flood=args.flood,
         bots=args.bots, bot_interval=max(_given_or(args.bot_interval, BOT_INTERVAL), 0.05),
+        tls=tls,
     )
     # The trace is held back until the announcement: how to join comes first on screen.
     scheduler = (TracingScheduler(delay=_given_or(args.trace_delay, 0.0), held=True)
@@ -121,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         server = ChatServer(config, scheduler, history)
     except OSError as error:
         history.close()
-        print(f"chat-server: cannot listen on {_host_port(args.host, args.port)}: "
-              f"{error.strerror}", file=sys.stderr)
+        where = error.filename or _host_port(args.host, args.port)  # which listener
+        print(f"chat-server: cannot listen on {where}: {error.strerror}", file=sys.stderr)
         return 1
 
     def ready() -> None:
@@ -166,6 +185,7 @@ def _announce(server: ChatServer, requested_host: str) -> None:
         lines.append("People on your network can join with:")
     for address in addresses:
         lines += _join_lines(address, port)
+    lines += _tls_lines(server, requested_host, addresses)
     # Tests and scripts wait for these lines, so they are flushed whatever the buffering.
     print("\n".join(lines), flush=True)
 
@@ -175,6 +195,42 @@ def _join_lines(host: str, port: int) -> list[str]:
     target = _host_port(host, port) if port != DEFAULT_PORT else (
         f"[{host}]" if ":" in host else host)
     return [f"    chat-client {target}", f"    nc {host} {port}"]
+
+
+def _tls_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
+    """The TLS listener's `listening on` line, its fingerprint, and how to join over TLS."""
+    tls = getattr(server.config, "tls", None)  # a stand-in server (tests) may have none
+    if tls is None:
+        return []
+    listener = next(each for each in server.listeners if each.tls is not None)
+    host, port = listener.address
+    kept = "made now, kept in" if tls.made_now else "in"
+    lines = [f"chat-server: TLS listening on {_host_port(host, port)}",
+             f"TLS certificate ({kept} {tls.certificate}), SHA-256 fingerprint:",
+             f"    {tls.fingerprint}",
+             "On this machine, join over TLS with:"]
+    lines += _tls_join_lines("localhost" if requested_host in ALL_INTERFACES else host, port)
+    if addresses:
+        lines.append("People on your network can join over TLS with:")
+    for address in addresses:
+        lines += _tls_join_lines(address, port)
+    return lines
+
+
+def _tls_join_lines(host: str, port: int) -> list[str]:
+    """The commands that join over TLS: our client, and two everyone may already have."""
+    # -quiet: without it, openssl takes a typed line starting with Q or R as a command.
+    return [f"    chat-client --tls {_host_port(host, port)}",
+            f"    openssl s_client -connect {_host_port(host, port)} -quiet",
+            f"    ncat --ssl {host} {port}"]
+
+
+def _prepare_tls(args: argparse.Namespace) -> TlsSettings | None:
+    """The TLS listener's settings, or None without --tls-port (raises TlsSetupError)."""
+    if args.tls_port is None:
+        return None
+    return prepare(args.tls_port, args.cert, args.key, socket.gethostname() or "localhost",
+                   _given_or(args.tls_handshake_timeout, HANDSHAKE_TIMEOUT))
 
 
 def _host_port(host: str, port: int) -> str:
@@ -204,6 +260,12 @@ def _refuse_options_without_effect(parser: argparse.ArgumentParser,
         parser.error("--trace-delay only works with --trace (it slows the trace down)")
     if args.bot_interval is not None and not args.bots:
         parser.error("--bot-interval only works with --bots N (N at least 1)")
+    if (args.cert is None) != (args.key is None):
+        parser.error("--cert and --key go together (a certificate and its private key)")
+    given = [option for option, value in (("--cert", args.cert),
+             ("--tls-handshake-timeout", args.tls_handshake_timeout)) if value is not None]
+    if given and args.tls_port is None:
+        parser.error(f"{given[0]} only works with --tls-port PORT")
 
 
 def _given_or(given: float | None, default: float) -> float:

@@ -12,6 +12,7 @@ import logging
 import secrets
 import signal
 import socket
+import ssl
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from chat_server.outgoing import Connection
 from chat_server.parking import Parking
 from chat_server.scheduler import Scheduler, Task
 from chat_server.session import Session
+from chat_server.tls import TlsSettings, secure, start_tls_tasks
 from chat_server.tasks import (
     accept_connections, broadcaster, cancel_after, client_reader, client_writer,
     expire_unjoined, forget_old_history, watch_signals,
@@ -65,6 +67,7 @@ class ServerConfig:
     oper_password: str | None = None  # --oper-password: a fixed operator token
     close_grace: float = 2.0  # how long a closing connection may take to flush and close
     backlog: int = 4096  # the kernel caps it at net.core.somaxconn
+    tls: TlsSettings | None = None  # --tls-port: the same chat over TLS, on one more listener
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Listener:
     name: str  # what it speaks, for people: "lines"
     sock: socket.socket
     make_connection: Callable[[], Connection]
+    tls: ssl.SSLContext | None = None  # None: plain TCP; else its connections speak TLS
     acceptor: Task | None = None
 
     @property
@@ -113,6 +117,8 @@ class ChatServer:
         self._has_join_deadlines = Parking()
         self.listeners = [Listener("lines", _listen(config.host, config.port, config.backlog),
                                    LineConnection)]
+        if config.tls is not None:
+            self.listeners.append(self._tls_listener(config.tls))
         self.shutting_down = False
         self._figures: tuple[float, dict[str, object]] | None = None  # (when, figures)
 
@@ -131,7 +137,7 @@ class ChatServer:
         for listener in self.listeners:
             listener.acceptor = spawn(accept_connections(
                 listener.sock, lambda sock, address, listener=listener:
-                self.open_session(sock, address, listener.make_connection())),
+                self.open_session(sock, address, listener.make_connection(), listener.tls)),
                 name=f"accept({listener.name})")
         spawn(broadcaster(self.directory, self.audience))
         spawn(expire_unjoined(self._join_deadlines, self._has_join_deadlines,
@@ -173,7 +179,7 @@ class ChatServer:
     # Connections
 
     def open_session(self, sock: socket.socket, address: tuple,
-                     connection: Connection) -> None:
+                     connection: Connection, tls: ssl.SSLContext | None = None) -> None:
         """Start serving a newly accepted connection (or turn it away)."""
         sock.setblocking(False)
         # Chat lines are small and each should leave at once: without this, Nagle's
@@ -185,7 +191,12 @@ class ChatServer:
         if refusal is not None:
             activity.info("turned away %s: %s", _format_address(host, address[1]),
                           refusal.reason)
-            _turn_away(sock, refusal)
+            if tls is None:
+                _turn_away(sock, refusal)
+            else:  # words in plain text would only garble a TLS client's handshake
+                sock.close()
+            return
+        if tls is not None and (sock := secure(sock, tls)) is None:
             return
         self.admission.admit(host)
         name = _format_address(host, address[1])
@@ -197,10 +208,15 @@ class ChatServer:
         self.sessions.add(session)
         activity.info("connection from %s", name)
         spawn = self.scheduler.spawn
-        session.reader = spawn(client_reader(self.directory, session, self.scheduler.clock),
-                               name=session.task_name("reader"))
-        session.writer = spawn(client_writer(self.directory, session, self.close_session),
-                               name=session.task_name("writer"))
+        if tls is None:
+            session.reader = spawn(client_reader(self.directory, session, self.scheduler.clock),
+                                   name=session.task_name("reader"))
+            session.writer = spawn(client_writer(self.directory, session, self.close_session),
+                                   name=session.task_name("writer"))
+        else:
+            assert self.config.tls is not None
+            start_tls_tasks(spawn, self.directory, session, self.scheduler.clock,
+                            self.close_session, self.config.tls.handshake_timeout)
         self.directory.greet(session)
         if self.config.join_timeout is not None:
             deadline = now + self.config.join_timeout
@@ -212,6 +228,14 @@ class ChatServer:
         if ban is None:
             return None
         return Refusal(f"you are banned: {ban.reason}", PartReason.BANNED, ErrorCode.BANNED)
+
+    def _tls_listener(self, tls: TlsSettings) -> Listener:
+        try:
+            sock = _listen(self.config.host, tls.port, self.config.backlog)
+        except OSError:
+            self.listeners[0].sock.close()
+            raise
+        return Listener("tls", sock, LineConnection, tls.context)
 
     def close_session(self, session: Session) -> None:
         """Forget a session whose writer has ended, and close its socket."""
@@ -299,9 +323,10 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
     try:
         listener.bind((host, port))
         listener.listen(backlog)
-    except OSError:
+    except OSError as error:
         listener.close()
-        raise
+        # Named in the error: with several listeners, say which address was refused.
+        raise OSError(error.errno, error.strerror, _format_address(host, port)) from None
     listener.setblocking(False)
     return listener
 
