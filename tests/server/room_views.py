@@ -134,7 +134,7 @@ def check_views(views: list[RoomViews], history_on_join: int) -> dict[str, dict[
 
 def sender_and_text(line: str) -> tuple[str, str, str]:
     """(kind, nick, text) of a v2 room event line (the nick is the old one for NICK)."""
-    kind, _, _, _, nick, text = (line.split(" ", 5) + ["", ""])[:6]
+    kind, _, _, _, nick, text = (line.split(" ", 5) + [""] * 6)[:6]
     return kind, nick, text
 
 
