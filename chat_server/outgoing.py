@@ -30,6 +30,9 @@ class Connection(Protocol):
     def set_in_several_rooms(self, several: bool) -> None:
         """Tell the rendering whether room lines must name their room."""
 
+    def data_to_send(self) -> bytes:
+        """Bytes the protocol owes the peer by itself (an HTTP answer, a pong), or b""."""
+
 
 class Member(Protocol):
     """One connection as the chat logic sees it (the server's `Session` is one)."""

@@ -118,6 +118,7 @@ def handle_commands(
     # bytes that came, not a list of the thousands of lines they may hold.
     number = 0
     while (command := connection.next_command()) is not None:
+        _queue_own_bytes(session)
         number += 1
         if session.flood is not None:
             delay = session.flood.delay_for_next_line(clock())
@@ -132,6 +133,18 @@ def handle_commands(
         if session.pause:  # a wrong password: make guessing slow
             pause, session.pause = session.pause, 0.0
             yield sleep(pause)
+    _queue_own_bytes(session)
+
+
+def _queue_own_bytes(session: Session) -> None:
+    """Queue what the protocol sends by itself (an HTTP answer, a WebSocket pong).
+
+    Drained before each command is handled, so those bytes go out before its replies
+    (a WebSocket close frame after them would end the conversation too soon).
+    """
+    data = session.connection.data_to_send()
+    if data:
+        session.outbox.put(data)
 
 
 def _let_the_replies_go_out(session: Session) -> TaskGenerator:

@@ -88,6 +88,10 @@ class LineConnection:
             return encode_for_people(event, viewer, self._in_rooms)
         return self.shared_encoder(event)
 
+    def data_to_send(self) -> bytes:
+        """Bytes the protocol sends by itself, not as a reply to an event (none for lines)."""
+        return b""
+
     def set_in_several_rooms(self, several: bool) -> None:
         """Room events name their room for a person who is in more than one."""
         self._in_rooms = several
