@@ -290,7 +290,9 @@ def _in_room(args: str) -> Command | None:
     if len(words) != 2:
         return None
     command = parse_command(words[1])
-    return None if isinstance(command, InRoom) else InRoom(words[0], command)
+    if isinstance(command, (InRoom, StartMachineMode)):  # no nesting; /hello is no room's
+        return None
+    return InRoom(words[0], command)
 
 
 def _history(args: str) -> Command | None:

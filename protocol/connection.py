@@ -19,8 +19,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from protocol.commands import Command, StartMachineMode, Unreadable, parse_command
-from protocol.events import AnyEvent, ErrorCode, Hello
+from protocol.commands import BadArgs, Command, StartMachineMode, Unreadable, parse_command
+from protocol.events import AnyEvent, ErrorCode, Hello, Welcome
 from protocol.framing import MAX_LINE_BYTES, BadEncoding, LineFramer, LineTooLong
 from protocol.render import encode_for_people, encode_for_people_in_rooms
 from protocol.sanitize import sanitize
@@ -42,7 +42,7 @@ class LineConnection:
     """One client's line protocol: bytes -> commands, events -> bytes."""
 
     __slots__ = ("rendering", "version", "said_hello", "shared_encoder", "_framer",
-                 "_in_rooms")
+                 "_in_rooms", "_welcomed")
 
     def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.rendering = Rendering.PEOPLE
@@ -53,6 +53,7 @@ class LineConnection:
         encodes each event once per encoder and hands every connection the same bytes."""
         self._framer = LineFramer(max_line_bytes)
         self._in_rooms = False
+        self._welcomed = False  # a WELCOME went out: too late to switch renderings
 
     @property
     def buffered(self) -> int:
@@ -84,6 +85,8 @@ class LineConnection:
         """The bytes for `event` in this connection's rendering (`viewer`: its nickname)."""
         if isinstance(event, Hello):
             self._switch_to_machine(int(event.version))
+        elif isinstance(event, Welcome):
+            self._welcomed = True
         if self.rendering is Rendering.PEOPLE:
             return encode_for_people(event, viewer, self._in_rooms)
         return self.shared_encoder(event)
@@ -100,9 +103,12 @@ class LineConnection:
 
     def _read_command(self, text: str) -> Command:
         command = parse_command(text, self.version)
-        if isinstance(command, StartMachineMode) and not self.said_hello:
-            self.said_hello = True
-            self.version = _negotiated_version(command.version)
+        if isinstance(command, StartMachineMode):
+            if self._welcomed and not self.said_hello:  # a person, already in: stay one
+                return BadArgs("hello", "/hello CLIENT VERSION, before choosing a nickname")
+            if not self.said_hello:
+                self.said_hello = True
+                self.version = _negotiated_version(command.version)
         return command
 
     def _switch_to_machine(self, version: int) -> None:

@@ -486,3 +486,19 @@ def test_shared_encoder_gives_the_bytes_send_gives(
     connection = _rendering_after(hello)
     connection.set_in_several_rooms(several)
     assert connection.shared_encoder(event) == connection.send(event)
+
+
+def test_a_person_already_in_cannot_switch_to_machine_events() -> None:
+    connection = LineConnection()
+    connection.send(Welcome("carol"))
+    connection.receive_data(b"/hello x 1\n")
+    assert isinstance(connection.next_command(), BadArgs)
+    assert connection.version == 2 and not connection.said_hello
+    assert connection.send(Info("still for people")) == b"*** still for people\r\n"
+
+
+def test_hello_inside_in_is_refused() -> None:
+    connection = LineConnection()
+    connection.receive_data(b"/in #alpha /hello x 2\n")
+    assert isinstance(connection.next_command(), BadArgs)
+    assert not connection.said_hello
