@@ -1,11 +1,16 @@
-"""The full-screen application: message pane, status bar and input line, in an HSplit.
+"""The full-screen application: topic bar, message pane and people, status bar, input line.
 
     +------------------------------------------------+
-    | 14:02 <alice> hi                               |  message pane (ScrollbackControl)
-    | 14:02 --> bob joined                           |
-    | [testroom 127.0.0.1:7777] alice | 2 users | .. |  status bar
+    | #games: tonight at 8                           |  topic bar (the window's room)
+    | 14:02 <alice> hi                  | @alice     |  message pane (ScrollbackControl)
+    | 14:02 --> bob joined              |  bob       |  | the people in the room (F7)
+    | [testroom ...] alice | 2:#games | ... [Act: 1] |  status bar
     | [alice] _                                      |  input line (history, completion)
     +------------------------------------------------+
+
+Each room has a window (see `windows.py`); Alt-1..9 and `/window N` switch. What you type
+goes to the room of the window shown: with `/in ROOM` when the server's current room is
+another (switching windows sends nothing, so it is instant and never races the server).
 
 The input wraps instead of scrolling sideways: a long line grows it up to `MAX_INPUT_ROWS`
 rows (then it scrolls), and it is one row again once the line is short, so the prompt
@@ -27,26 +32,33 @@ from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
-from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.keys import Keys
-from prompt_toolkit.layout import Dimension, HSplit, Layout, Window
+from prompt_toolkit.layout import ConditionalContainer, Dimension, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.layout.processors import BeforeInput
 from prompt_toolkit.output import Output
 
-from protocol import Event, Hello, Stats, nick_key
+from pathlib import Path
 
+from protocol import Event, Hello, RoomEvent, Stats, nick_key, room_key
+
+from chat_client.bars import (
+    NICKLIST_MIN_COLUMNS, NICKLIST_WIDTH, render_nicklist, render_status, render_topic_bar,
+)
+from chat_client.catch_up import older_line, rejoin_lines
 from chat_client.commands import (
-    COMMAND_ARGUMENTS, command_names, handle_typed_text, help_lines,
+    COMMAND_ARGUMENTS, ROOM_COMMANDS, command_names, handle_typed_text, help_lines,
 )
 from chat_client.completion import ChatCompleter, TabCycler
 from chat_client.connection import Connection, ConnectionSettings
+from chat_client.input_history import input_history
 from chat_client.live_stats import LiveStats
+from chat_client.routing import EventRouter
 from chat_client.scrollback import ScrollbackControl
 from chat_client.state import ClientState, ConnectionState
-from chat_client.view import STYLE, EntryKind, clean, render_event, render_notice, render_status
+from chat_client.view import STYLE, EntryKind, clean, render_notice
 
 Clock = Callable[[], datetime]
 
@@ -59,19 +71,24 @@ class ChatClient:
 
     def __init__(self, host: str, port: int, nick: str, *, input: Input | None = None,
                  output: Output | None = None, settings: ConnectionSettings | None = None,
-                 clock: Clock = datetime.now) -> None:
+                 clock: Clock = datetime.now, history_path: Path | None = None) -> None:
         settings = settings or ConnectionSettings()
         self.connection = Connection(host, port, nick, self, settings)
         self.state = ClientState(address=self.connection.address, nick=nick)
         self.scrollback = ScrollbackControl(self.state)
-        self.input_buffer = Buffer(name="input", multiline=False, history=InMemoryHistory(),
+        self.input_buffer = Buffer(name="input", multiline=False,
+                                   history=input_history(history_path),
                                    accept_handler=self._accept)
-        self._tab = TabCycler(ChatCompleter(self._others_in_room, command_names(),
-                                            COMMAND_ARGUMENTS,
-                                            lambda: self.state.correspondents))
+        self._tab = TabCycler(ChatCompleter(
+            self._others_in_room, command_names(), COMMAND_ARGUMENTS,
+            lambda: self.state.correspondents, self.state.known_rooms, ROOM_COMMANDS))
         self.status_control = FormattedTextControl(self._status)
+        self.topic_control = FormattedTextControl(lambda: render_topic_bar(self.state))
+        self.nicklist_control = FormattedTextControl(lambda: render_nicklist(self.state))
+        self.nicklist_wanted = True  # F7 hides it; it also hides itself when too narrow
         self._clock = clock
         self._quitting = False
+        self.router = EventRouter(self.state, clock, self.connection.send_line, self._bell)
         self.application: Application[None] = Application(
             layout=self._layout(), key_bindings=self._key_bindings(), style=STYLE,
             full_screen=True, input=input, output=output,
@@ -98,12 +115,23 @@ class ChatClient:
         self.input_window = Window(BufferControl(self.input_buffer, input_processors=[prompt]),
                                    height=Dimension(min=1, max=MAX_INPUT_ROWS),
                                    wrap_lines=True, dont_extend_height=True)
+        nicklist = ConditionalContainer(
+            VSplit([Window(width=1, char="│", style="class:nicklist"),
+                    Window(self.nicklist_control, width=NICKLIST_WIDTH, wrap_lines=False)]),
+            filter=Condition(self._nicklist_shown))
         body = HSplit([
-            Window(self.scrollback, wrap_lines=False),
+            Window(self.topic_control, height=1, style="class:topic-bar"),
+            VSplit([Window(self.scrollback, wrap_lines=False), nicklist]),
             Window(self.status_control, height=1, style="class:status"),
             self.input_window,
         ])
         return Layout(body, focused_element=self.input_window)
+
+    def _nicklist_shown(self) -> bool:
+        """Beside the pane when wanted, in a room, and the terminal is wide enough."""
+        columns = self.application.output.get_size().columns
+        return (self.nicklist_wanted and self.state.window.room is not None
+                and columns >= NICKLIST_MIN_COLUMNS)
 
     def _key_bindings(self) -> KeyBindings:
         bindings = KeyBindings()
@@ -124,7 +152,15 @@ class ChatClient:
 
         @bindings.add("pageup")
         def _page_up(event: KeyPressEvent) -> None:
-            self.scrollback.page_up()
+            if not self.scrollback.page_up():
+                self._load_older()
+
+        @bindings.add("f7")
+        def _toggle_nicklist(event: KeyPressEvent) -> None:
+            self.nicklist_wanted = not self.nicklist_wanted
+
+        for digit in "1234567890":
+            bindings.add("escape", digit)(self._window_key(int(digit) or 10))
 
         @bindings.add("pagedown")
         def _page_down(event: KeyPressEvent) -> None:
@@ -147,6 +183,21 @@ class ChatClient:
             self._paste(event.data)
 
         return bindings
+
+    def _window_key(self, number: int) -> Callable[[KeyPressEvent], None]:
+        def show(event: KeyPressEvent) -> None:
+            self.show_window(number)
+        return show
+
+    def _load_older(self) -> None:
+        """PageUp at the top of a room's window: ask the server for the page before it."""
+        window = self.state.window
+        oldest = window.oldest_id
+        if window.room is None or oldest is None or oldest <= 1 or window.loading_older \
+                or window.history_exhausted:
+            return
+        if self.connection.send_line(older_line(window.room, oldest)):
+            window.loading_older = True
 
     def _status(self) -> StyleAndTextTuples:
         # Fitted to the terminal's real width: a wide one shows everything.
@@ -232,6 +283,29 @@ class ChatClient:
         else:
             self.send_line(f"/msg {sender} {text}")
 
+    def send_in_room(self, line: str) -> None:
+        """A line that acts on a room: for the window's room, with `/in` if not current."""
+        room, current = self.state.window.room, self.state.server_current
+        if room is not None and current is not None and room_key(room) != room_key(current):
+            line = f"/in {room} {line}"
+        self.send_line(line)
+
+    def join_room(self, room: str, line: str) -> None:
+        """`/join ROOM`: sent as typed; its window is shown once the server has joined it."""
+        self.router.user_joins(room)
+        self.send_line(line)
+
+    def list_rooms(self) -> None:
+        """`/rooms`: ask for the list and show it."""
+        if not self.router.list_rooms(asked_by_user=True):
+            self.complain(f"not connected ({self.state.connection.value}): not sent")
+
+    def show_window(self, number: int) -> None:
+        """`/window N`, Alt-N: show window N."""
+        if not self.state.show_window(number):
+            self.complain(f"there is no window {number} (windows 1-{len(self.state.windows)})")
+        self.application.invalidate()
+
     def quit(self, reason: str) -> None:
         """Leave the room (if in it) and end the application; safe to call twice."""
         if self._quitting:
@@ -255,26 +329,39 @@ class ChatClient:
         was_up = self.state.connection.is_up
         self.state.set_connection(state, detail)
         self.live_stats.connection_changed(state.is_up)
+        if not state.is_up:
+            self.router.connection_lost()
         if state is ConnectionState.RECONNECTED and not was_up:  # not a stall that ended
-            self._add_notice(f"reconnected: back in the room as {self.connection.nick}")
+            self._rejoin()
         self.application.invalidate()
 
-    def event_received(self, event: Event) -> None:
-        """Show an event and keep the state up to date; ring the bell on a mention."""
+    def _rejoin(self) -> None:
+        """Back after a loss: rejoin every room, current last, and fetch what was missed."""
+        rooms = self.state.rooms
+        if self.connection.version < 2 or not rooms:
+            self._add_notice(f"reconnected: back in the room as {self.connection.nick}")
+            return
+        for window in self.state.windows:
+            window.missed_after = window.last_id  # what comes above it was missed
+        last_ids = {window.room: window.last_id for window in self.state.windows
+                    if window.room is not None}
+        for line in rejoin_lines(rooms, self.state.server_current, last_ids):
+            self.connection.send_line(line)
+        self._add_notice(f"reconnected as {self.connection.nick}: rejoining "
+                         f"{', '.join(map(clean, rooms))}; missed lines are marked !")
+
+    def event_received(self, event: Event | RoomEvent) -> None:
+        """Show an event where it belongs and keep the state up to date."""
         if isinstance(event, Hello):
             self.state.server_name = event.server
         if isinstance(event, Stats) and not self.live_stats.reply_received(event):
             self.application.invalidate()  # a poll's reply: the status bar, not the pane
             return
-        if self.state.hides(event):  # /ignore: not shown, no bell, not a correspondent
-            return
-        entry = render_event(event, self.state.nick, self._clock())
-        self.state.apply_event(event)
-        if entry is not None:
-            self.state.add_entry(entry)
-            if entry.mentions_me:
-                self.application.output.bell()
+        self.router.route(event)
         self.application.invalidate()
+
+    def _bell(self) -> None:
+        self.application.output.bell()
 
     def notice(self, text: str, error: bool = False) -> None:
         """Show something the connection has to say."""
@@ -287,7 +374,10 @@ class ChatClient:
 
 def create_app(host: str, port: int, nick: str, *, input: Input | None = None,
                output: Output | None = None, settings: ConnectionSettings | None = None,
-               clock: Clock = datetime.now) -> ChatClient:
-    """Build the client for `host:port` as `nick`; `input`/`output` default to the terminal."""
+               clock: Clock = datetime.now, history_path: Path | None = None) -> ChatClient:
+    """Build the client for `host:port` as `nick`; `input`/`output` default to the terminal.
+
+    `history_path` keeps the input history between runs (None: for this run only).
+    """
     return ChatClient(host, port, nick, input=input, output=output, settings=settings,
-                      clock=clock)
+                      clock=clock, history_path=history_path)

@@ -23,6 +23,7 @@ from protocol import DEFAULT_PORT, nick_problem
 
 from chat_client import __version__
 from chat_client.app import create_app
+from chat_client.input_history import default_history_path
 from chat_client.nicks import nick_from_login
 
 DEFAULT_HOST = "localhost"
@@ -102,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         parser.error(f"--nick {nick!r}: {problem}")
     try:
-        asyncio.run(create_app(host, port, nick).run_async())
+        asyncio.run(create_app(host, port, nick,
+                               history_path=default_history_path()).run_async())
     except (KeyboardInterrupt, EOFError):
         return 130
     return 0

@@ -12,30 +12,39 @@ client only decides which of the parsed commands it answers itself.
 - Everything else is sent as typed; the server is the judge (an unknown `/word` comes back
   as `ERROR UNKNOWN_COMMAND`), so a server that learns new commands needs no new client.
 - A message longer than the protocol's line limit is sent as several messages.
+- Lines that act on a room (text, `/me`, `/topic`, `/part` without a room, and commands
+  the client does not know, such as an operator's `/kick`) go to the room of the window
+  shown: the application wraps them in `/in ROOM` when that is not the server's current
+  room. `/join` is noted so its window is shown once joined; `/rooms` so its reply is
+  shown (the client also asks for it silently, for topics).
+- `/window N` (and Alt-1..9) shows window N: the client's own.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from protocol import (
-    MAX_LINE_BYTES, BadArgs, Help, Quit, Say, ShowStats, StartMachineMode, UnknownCommand,
-    commands_of, nick_problem, parse_command,
+    MAX_LINE_BYTES, BadArgs, Help, JoinRoom, LeaveRoom, ListRooms, Me, Quit, Say, SetTopic,
+    ShowStats, ShowTopic, StartMachineMode, UnknownCommand, Who, commands_of, nick_problem,
+    parse_command, room_name,
 )
+from protocol.commands import Kick, SetReadOnly, SetSlow
 
-SPOKEN_VERSION = 1
-"""The protocol version this client speaks: its help and Tab offer only that version's
-commands (a newer server's rooms would need a client that shows them)."""
+SPOKEN_VERSION = 2
+"""The protocol version this client speaks: its help and Tab offer that version's commands."""
 
 CLIENT_COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("/clear", "clear the message pane"),
     "help": ("/help", "show this help"),
-    "ignore": ("/ignore [NICK]", "hide NICK's messages; alone: list who is ignored"),
+    "ignore": ("/ignore [NICK]", "hide NICK's lines; alone: list who is ignored"),
     "unignore": ("/unignore NICK", "show NICK's messages again"),
     "reply": ("/reply TEXT", "answer the last private message you got"),
     "quit": ("/quit [REASON]", "leave the room and close the client"),
-    "stats": ("/stats [on|off]", "server figures; on/off: live count in status bar"),
+    "stats": ("/stats [on|off]", "server figures; on/off: live in the status bar"),
+    "window": ("/window N", "show window N (Alt-1..9 too)"),
 }
 """The commands the client answers itself: name -> (usage, summary)."""
 
@@ -48,11 +57,16 @@ STATS_SWITCHES = ("on", "off")
 COMMAND_ARGUMENTS: dict[str, tuple[str, ...]] = {"/stats": STATS_SWITCHES}
 """Words Tab completes after a command: `/stats o<Tab>` gives `/stats on`."""
 
+ROOM_COMMANDS = ("/join", "/part", "/in", "/history", "/who")
+"""Commands whose first word is a room: Tab offers room names after them."""
+
 KEYS = (
     ("Enter", "send the line"),
     ("Up / Down", "input history: previous / next line"),
     ("Tab / Shift-Tab", "complete a nick or command; again: the next"),
-    ("PageUp / PageDown", "scroll the messages (at the bottom they follow)"),
+    ("PageUp / PageDown", "scroll; PageUp at the top loads older lines"),
+    ("Alt-1..9, Alt-0", "show window 1..9, 10"),
+    ("F7", "hide or show the list of people"),
     ("Ctrl-End", "jump back to the newest message"),
     ("Ctrl-C", "clear the input line; on an empty one, quit"),
     ("Ctrl-D", "quit, on an empty input line"),
@@ -93,6 +107,18 @@ class InputActions(Protocol):
     def reply(self, text: str) -> None:
         """Send `text` privately to whoever sent the last private message."""
 
+    def send_in_room(self, line: str) -> None:
+        """Send a line that acts on a room, for the room of the window shown."""
+
+    def join_room(self, room: str, line: str) -> None:
+        """Send `/join` (`line`); show `room`'s window once joined."""
+
+    def list_rooms(self) -> None:
+        """Ask for the list of rooms and show it."""
+
+    def show_window(self, number: int) -> None:
+        """Show window `number` (from 1)."""
+
 
 def handle_typed_text(text: str, actions: InputActions) -> None:
     """Act on text the user entered: one line, or several pasted at once, in order."""
@@ -124,9 +150,18 @@ def handle_line(line: str, actions: InputActions) -> None:
             actions.complain("the client has already said /hello; it speaks machine events")
         case Say(text) if len(line.encode("utf-8")) > MAX_LINE_BYTES:
             for piece in split_message(text):
-                actions.send_line(say_line(piece))
+                actions.send_in_room(say_line(piece))
         case _ if len(line.encode("utf-8")) > MAX_LINE_BYTES:
             actions.complain(f"that command is too long for the server ({MAX_LINE_BYTES} bytes)")
+        case JoinRoom(room):
+            actions.join_room(room_name(room), line)
+        case ListRooms():
+            actions.list_rooms()
+        case (Say() | Me() | ShowTopic() | SetTopic() | Who(None) | Kick() | SetReadOnly()
+              | SetSlow() | UnknownCommand()):
+            actions.send_in_room(line)
+        case LeaveRoom(words) if not words.startswith("#"):
+            actions.send_in_room(line)  # `/part` or `/part REASON`: this window's room
         case _:
             actions.send_line(line)
 
@@ -170,8 +205,15 @@ def _one_nick(arguments: str, command: str, actions: InputActions) -> bool:
     return True
 
 
+def _window(arguments: str, actions: InputActions) -> None:
+    if arguments.isascii() and arguments.isdigit():
+        actions.show_window(int(arguments))
+    else:
+        actions.complain(f"usage: {CLIENT_COMMANDS['window'][0]}")
+
+
 _CLIENT_ONLY: dict[str, Callable[[str, InputActions], None]] = {
-    "ignore": _ignore, "unignore": _unignore, "reply": _reply,
+    "ignore": _ignore, "unignore": _unignore, "reply": _reply, "window": _window,
 }
 """The client's own commands that the server does not have, by name."""
 
@@ -216,6 +258,13 @@ def _last_fitting_index(text: str, limit: int) -> int:
     return len(encoded.decode("utf-8", errors="ignore"))
 
 
+HELP_WIDTH = 70
+"""The help's widest line: drawn as notices (`12:34 -!- ...`), it fits in 80 columns."""
+
+HELP_COLUMN = 22
+"""Where the help's descriptions start; a longer usage puts its description below it."""
+
+
 def help_lines() -> list[str]:
     """The help: client commands, server commands (from the shared table), then keys."""
     server = [(spec.usage, spec.summary) for spec in commands_of(SPOKEN_VERSION)
@@ -223,12 +272,21 @@ def help_lines() -> list[str]:
     server.append(("//text", "say text that starts with /"))
     sections = (("client commands:", list(CLIENT_COMMANDS.values())),
                 ("server commands:", server), ("keys:", list(KEYS)))
-    column = max(len(name) for _, rows in sections for name, _ in rows) + 2
     lines: list[str] = []
     for title, rows in sections:
         lines.append(title)
-        lines += [f"  {name:<{column}}{what}" for name, what in rows]
+        for name, what in rows:
+            lines += _help_row(name, what)
     return lines
+
+
+def _help_row(name: str, what: str) -> list[str]:
+    """`  /me ACTION           show an action`, or the usage and, below it, what it does."""
+    row = f"  {name:<{HELP_COLUMN}}{what}"
+    if len(name) < HELP_COLUMN and len(row) <= HELP_WIDTH:
+        return [row]
+    return [f"  {name}", *textwrap.wrap(what, HELP_WIDTH, initial_indent=" " * (HELP_COLUMN + 2),
+                                        subsequent_indent=" " * (HELP_COLUMN + 2))]
 
 
 def command_names() -> list[str]:

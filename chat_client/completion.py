@@ -5,6 +5,8 @@
     bo<Tab>       -> bob:                      (a nickname starting the line, irssi style)
     hi bo<Tab>    -> hi bob                    (a nickname anywhere else)
     /msg <Tab>    -> /msg carol                (the latest private correspondent first)
+    /join g<Tab>  -> /join #games              (a room: yours first, then from /rooms)
+    see #g<Tab>   -> see #games                (a word starting with # is a room)
 
 Matching ignores case the way nicknames do (`protocol.nick_key`).
 
@@ -37,12 +39,18 @@ class ChatCompleter(Completer):
     `arguments` maps a command to the words it takes (`/stats` -> `on`, `off`): they are
     offered for the word right after it. `get_correspondents` gives the people you last
     exchanged private messages with, the latest first: after `/msg ` they come first.
+    `get_rooms` gives the room names to offer after one of `room_commands` and for a word
+    that starts with `#`.
     """
 
     def __init__(self, get_users: Callable[[], Sequence[str]], commands: Iterable[str],
                  arguments: Mapping[str, Sequence[str]] | None = None,
-                 get_correspondents: Callable[[], Sequence[str]] = tuple) -> None:
+                 get_correspondents: Callable[[], Sequence[str]] = tuple,
+                 get_rooms: Callable[[], Sequence[str]] = tuple,
+                 room_commands: Iterable[str] = ()) -> None:
         self._get_users = get_users
+        self._get_rooms = get_rooms
+        self._room_commands = {command.lower() for command in room_commands}
         self._commands = sorted(commands)
         self._arguments = {command.lower(): words for command, words in
                            (arguments or {}).items()}
@@ -56,6 +64,10 @@ class ChatCompleter(Completer):
         before = document.text_before_cursor[: -len(word) or None].split()
         if starts_line and word.startswith("/"):
             yield from _matching(word, self._commands, suffix=" ")
+        elif (len(before) == 1 and before[0].lower() in self._room_commands) \
+                or word.startswith("#"):
+            yield from _matching(word.removeprefix("#"), self._get_rooms(), suffix="",
+                                 strip="#", replace=len(word))
         elif len(before) == 1 and before[0].lower() in self._arguments:
             yield from _matching(word, self._arguments[before[0].lower()], suffix="")
         elif len(before) == 1 and before[0].lower() == PRIVATE_MESSAGE_COMMAND:
@@ -75,11 +87,15 @@ class ChatCompleter(Completer):
         return recent + [user for user in users if nick_key(user) not in recent_keys]
 
 
-def _matching(word: str, candidates: Iterable[str], suffix: str) -> Iterator[Completion]:
+def _matching(word: str, candidates: Iterable[str], suffix: str, strip: str = "",
+              replace: int | None = None) -> Iterator[Completion]:
+    """The candidates that `word` starts (ignoring case, and a leading `strip` of theirs);
+    each replaces the last `replace` characters (default: the word)."""
     prefix = nick_key(word)
     for candidate in candidates:
-        if nick_key(candidate).startswith(prefix):
-            yield Completion(candidate + suffix, start_position=-len(word), display=candidate)
+        if nick_key(candidate.removeprefix(strip)).startswith(prefix):
+            yield Completion(candidate + suffix, display=candidate,
+                             start_position=-(len(word) if replace is None else replace))
 
 
 @dataclass

@@ -16,6 +16,9 @@ A server that turns the client away (the room is full, too many connections from
 address, a ban) says why before any HELLO, in machine form: `ERROR SERVER_FULL ...`, then
 `BYE server full`. That reason is shown, and the next try waits longer and says so.
 
+It speaks version 2 of the protocol (`/hello chat-client 2`: rooms, ids, history) and
+decodes in the version the server's HELLO names, so a version 1 server still works.
+
 It reports through a `ConnectionListener` and knows nothing about the screen. Bytes are
 split by `protocol.LineFramer` and decoded by `protocol.decode_event`: no parser here.
 """
@@ -32,16 +35,17 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from protocol import (
-    Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent, NickChange, PartReason,
-    Pong, UnknownEvent, Welcome, decode_event, nick_key,
+    ROOMS_PROTOCOL_VERSION, Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent,
+    NickChange, PartReason, Pong, RoomEvent, UnknownEvent, Welcome, decode_event, nick_key,
 )
 from protocol.framing import Line
 
-from chat_client import __version__
 from chat_client.nicks import nick_variants
 from chat_client.state import ConnectionState
 
 CLIENT_NAME = "chat-client"
+SPOKEN_VERSION = int(ROOMS_PROTOCOL_VERSION)
+"""The protocol version asked for in `/hello`: rooms, ids and history."""
 MAX_SERVER_LINE_BYTES = 1 << 20
 """Server lines can be far longer than client lines (USERS lists the whole room)."""
 KEEPALIVE_TOKEN = "chat-client-keepalive"
@@ -72,7 +76,7 @@ class ConnectionListener(Protocol):
     def connection_changed(self, state: ConnectionState, detail: str) -> None:
         """The connection moved to `state`; `detail` says more (`in 2s (connection refused)`)."""
 
-    def event_received(self, event: Event) -> None:
+    def event_received(self, event: Event | RoomEvent) -> None:
         """An event from the server, after `/hello`, in order."""
 
     def notice(self, text: str, error: bool = False) -> None:
@@ -132,6 +136,7 @@ class Connection:
         self._session_over = asyncio.Event()
         self._last_heard = 0.0  # time.monotonic() of the last bytes from the server
         self._went_silent = False  # the keepalive gave up on this connection
+        self.version = 1  # the protocol version the server's HELLO named
 
     @property
     def address(self) -> str:
@@ -216,7 +221,8 @@ class Connection:
         self._writer, self._ready, self._goodbye = writer, False, None
         self._went_silent = self._no_greeting = self._stalled = self._refused = False
         self._error_before_hello = None
-        self._write(f"/hello {CLIENT_NAME} {__version__}")
+        self.version = 1
+        self._write(f"/hello {CLIENT_NAME} {SPOKEN_VERSION}")
         framer = LineFramer(max_line_bytes=MAX_SERVER_LINE_BYTES)
         while data := await reader.read(_READ_SIZE):
             self._heard_from_server()
@@ -281,7 +287,7 @@ class Connection:
 
     def _handle_line(self, line: str) -> None:
         try:
-            event = decode_event(line)
+            event = decode_event(line, self.version)
         except MalformedEvent:
             if self._ready:
                 self._listener.notice("the server sent a line this client cannot read",
@@ -308,12 +314,16 @@ class Connection:
 
     def _start_joining(self, hello: Hello) -> None:
         self._ready = True
+        named = int(hello.version) if hello.version.isascii() and hello.version.isdigit() else 1
+        self.version = min(named, SPOKEN_VERSION)
         self._listener.event_received(hello)
         self._joining, self._variants, self._base_nick = True, None, self.nick
         self._write(f"/nick {self.nick}")
 
-    def _handled_here(self, event: Event) -> bool:
+    def _handled_here(self, event: Event | RoomEvent) -> bool:
         """Keep track of what the connection needs; True if the user need not see it."""
+        if isinstance(event, RoomEvent):
+            event = event.event  # a nickname change comes once in each room
         match event:
             case Welcome(nick):
                 self._joined_as(nick)

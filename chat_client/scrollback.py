@@ -14,12 +14,18 @@ without spaces fills every row instead of leaving the first with only the time a
 A line break in an entry (only the view puts one there: network text never holds one once
 cleaned) starts a new row, so a panel such as `/stats` is one entry over several lines:
 it scrolls, pages and ages out of the scrollback as one thing.
+
+When two entries in a row happened on different days, a day separator row
+(`--- Tue 01 Dec 2026 ---`) is drawn above the later one: it belongs to that entry, so
+scrolling still counts entries, and it is never stored, so lines inserted later (older
+history, missed lines) get the right separators around them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
@@ -37,6 +43,22 @@ Row = Fragments
 def wrap_entry(entry: Entry, width: int) -> tuple[Row, ...]:
     """The screen lines of `entry` in a pane `width` columns wide (cached: entries are frozen)."""
     return wrap_fragments(entry.fragments, width, TIMESTAMP_WIDTH)
+
+
+@lru_cache(maxsize=64)
+def day_separator(day: date) -> Row:
+    """The row drawn where the date changes between two entries."""
+    return (("class:day", f"--- {day.strftime('%a %d %b %Y')} ---"),)
+
+
+def entry_rows(entries: Sequence[Entry], index: int, width: int) -> tuple[Row, ...]:
+    """The rows of `entries[index]`: a day separator first if the day changed, then its lines."""
+    rows = wrap_entry(entries[index], width)
+    if index > 0:
+        day, previous = entries[index].day, entries[index - 1].day
+        if day is not None and previous is not None and day != previous:
+            return (day_separator(day), *rows)
+    return rows
 
 
 def wrap_fragments(fragments: Fragments, width: int, indent: int = 0) -> tuple[Row, ...]:
@@ -159,7 +181,7 @@ def visible_rows(entries: Sequence[Entry], offset: int, width: int, height: int)
     shown = 0
     index = len(entries) - 1 - max(0, offset)
     while index >= 0 and len(rows) < height:
-        rows[:0] = wrap_entry(entries[index], width)
+        rows[:0] = entry_rows(entries, index, width)
         shown += 1
         index -= 1
     return Viewport(tuple(rows[-height:]) if height > 0 else (), shown)
@@ -171,8 +193,8 @@ def highest_offset(entries: Sequence[Entry], width: int, height: int) -> int:
     Scrolling further would only leave blank lines at the bottom.
     """
     filled = 0
-    for index, entry in enumerate(entries):
-        filled += len(wrap_entry(entry, width))
+    for index in range(len(entries)):
+        filled += len(entry_rows(entries, index, width))
         if filled >= height:
             return len(entries) - 1 - index
     return 0
@@ -200,10 +222,15 @@ class ScrollbackControl(UIControl):
         return UIContent(get_line=lambda number: rows[number], line_count=len(rows),
                          show_cursor=False)
 
-    def page_up(self) -> None:
-        """Scroll back by a page (the entries on screen, less one kept for context)."""
+    def page_up(self) -> bool:
+        """Scroll back by a page (the entries on screen, less one kept for context).
+
+        False if the view was already at the top: nothing older is here to show.
+        """
         limit = highest_offset(self._state.entries, self._width, self._height)
+        before = self._state.scroll_offset
         self._state.scroll_up(self._page(), limit)
+        return self._state.scroll_offset != before or before < limit
 
     def page_down(self) -> None:
         """Scroll forward by a page; at the bottom the pane follows new messages again."""

@@ -1,4 +1,4 @@
-"""What the client knows: own nickname, the room, the connection, the scrollback.
+"""What the client knows: own nickname, its windows (one per room), the connection.
 
 Plain data and small methods, no UI and no sockets, so every rule here is tested on its own.
 
@@ -11,9 +11,13 @@ private messages are not shown; it follows their nickname changes. `corresponden
 the people you exchanged private messages with, the latest first (Tab after `/msg `
 offers them first), and `last_private_sender` the one `/reply` answers.
 
-Scrolling is counted in entries from the bottom: `scroll_offset` entries are hidden below
-the view. At 0 the pane follows new messages; above 0 it stays where the user put it, and
-new conversation lines are counted as unread until the user is back at the bottom.
+The windows (see `windows.py`) are numbered from 1 as the user sees them; `active` is the
+index of the one shown. Before the first room is joined there is one window without a
+room, and the first room takes it over, so window 1 is the first room. `entries`,
+`users`, `scroll_offset` and `unread` are the shown window's. `server_current` is the room
+the server calls current (CURRENT): plain text typed in another window goes with `/in`.
+
+Version 1 events carry no room: they go to the shown window.
 """
 
 from __future__ import annotations
@@ -23,14 +27,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from protocol import (
-    Action, Event, Join, Message, NickChange, Part, PrivateMessage, Users, Welcome, nick_key,
+    Action, Event, Join, Message, NickChange, Part, PrivateMessage, RoomEvent, Topic, Users,
+    Welcome, nick_key, room_key,
 )
 
 from chat_client.figures import Figures
-from chat_client.view import CONVERSATION, Entry
-
-SCROLLBACK_LIMIT = 5000
-"""Entries kept; older ones are forgotten, so memory and redraws stay bounded."""
+from chat_client.view import Entry
+from chat_client.windows import SCROLLBACK_LIMIT, Activity, ChatWindow
 
 MAX_CORRESPONDENTS = 20
 """The people remembered for Tab after `/msg ` (the latest first)."""
@@ -67,46 +70,145 @@ class ClientState:
     address: str
     nick: str = ""
     server_name: str = ""
-    users: list[str] = field(default_factory=list)
     connection: ConnectionState = ConnectionState.CONNECTING
     connection_detail: str = ""
-    scroll_offset: int = 0
-    unread: int = 0
     live_stats: bool = False
     live_figures: Figures | None = None
     scrollback_limit: int = SCROLLBACK_LIMIT
     ignored: list[str] = field(default_factory=list)
     correspondents: list[str] = field(default_factory=list)
     last_private_sender: str | None = None
-    entries: deque[Entry] = field(init=False)
+    server_current: str | None = None  # the server's current room (version 2)
+    listed_rooms: list[str] = field(default_factory=list)  # from the last `/rooms` reply
+    windows: list[ChatWindow] = field(init=False)
+    active: int = 0
 
     def __post_init__(self) -> None:
-        self.entries = deque(maxlen=self.scrollback_limit)
+        self.windows = [ChatWindow(limit=self.scrollback_limit)]
 
-    # The room
+    # The windows
 
-    def apply_event(self, event: Event) -> None:
-        """Update the nickname and the list of users from a server event."""
+    @property
+    def window(self) -> ChatWindow:
+        """The window shown."""
+        return self.windows[self.active]
+
+    def window_of(self, room: str) -> ChatWindow | None:
+        """`room`'s window, if there is one."""
+        return next((window for window in self.windows if window.is_room(room)), None)
+
+    def window_for(self, room: str) -> ChatWindow:
+        """`room`'s window, made if new: the first room takes over the window without one."""
+        window = self.window_of(room)
+        if window is not None:
+            return window
+        roomless = next((window for window in self.windows if window.room is None), None)
+        if roomless is not None:
+            roomless.room = room
+            return roomless
+        window = ChatWindow(room, limit=self.scrollback_limit)
+        self.windows.append(window)
+        return window
+
+    def show_window(self, number: int) -> bool:
+        """Show window `number` (from 1); False if there is no such window."""
+        if not 1 <= number <= len(self.windows):
+            return False
+        self.active = number - 1
+        self.window.activity = Activity.NONE
+        return True
+
+    def show_room(self, room: str) -> None:
+        """Show `room`'s window, if there is one."""
+        window = self.window_of(room)
+        if window is not None:
+            self.show_window(self.windows.index(window) + 1)
+
+    def close_window(self, room: str) -> None:
+        """Forget `room`'s window (it was left); the last window stays, without a room."""
+        window = self.window_of(room)
+        if window is None:
+            return
+        if len(self.windows) == 1:
+            window.room, window.users, window.topic, window.topic_id = None, [], "", -1
+            return
+        index = self.windows.index(window)
+        del self.windows[index]
+        if index < self.active or self.active >= len(self.windows):
+            self.active = max(0, self.active - 1)
+        self.window.activity = Activity.NONE
+
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms with a window, in window order."""
+        return [window.room for window in self.windows if window.room is not None]
+
+    def known_rooms(self) -> list[str]:
+        """Rooms to offer for Tab: yours first, then the others of the last `/rooms`."""
+        mine = self.rooms
+        keys = {room_key(room) for room in mine}
+        return mine + [room for room in self.listed_rooms if room_key(room) not in keys]
+
+    # The shown window's lines and people
+
+    @property
+    def entries(self) -> deque[Entry]:
+        """The shown window's lines."""
+        return self.window.entries
+
+    @property
+    def users(self) -> list[str]:
+        """The people in the shown window's room."""
+        return self.window.users
+
+    @users.setter
+    def users(self, nicks: list[str]) -> None:
+        self.window.users = list(nicks)
+
+    @property
+    def scroll_offset(self) -> int:
+        """How many entries of the shown window are hidden below the view."""
+        return self.window.scroll_offset
+
+    @scroll_offset.setter
+    def scroll_offset(self, offset: int) -> None:
+        self.window.scroll_offset = offset
+
+    @property
+    def unread(self) -> int:
+        """Conversation lines below the view of the shown window."""
+        return self.window.unread
+
+    @unread.setter
+    def unread(self, count: int) -> None:
+        self.window.unread = count
+
+    # Events
+
+    def apply_event(self, event: Event | RoomEvent) -> None:
+        """Update the nickname, the people and the topics from a server event."""
+        window = self.window
+        if isinstance(event, RoomEvent):
+            window = self.window_for(event.room)
+            if isinstance(event.event, Topic):
+                window.set_topic(event.event.text, event.id)
+            event = event.event
         match event:
             case Welcome(nick):
                 self.nick = nick
-            case Users(nicks):
-                self.users = list(nicks)
+            case Users(nicks, room):
+                (self.window_for(room) if room else window).set_users(nicks)
             case Join(nick):
-                if not self._has_user(nick):
-                    self.users.append(nick)
+                window.add_user(nick)
             case Part(nick, _):
-                self.users = [user for user in self.users if nick_key(user) != nick_key(nick)]
+                window.remove_user(nick)
             case NickChange(old, new):
+                window.rename_user(old, new)
                 self._rename(old, new)
             case PrivateMessage(sender, recipient, _):
                 self._corresponded(sender, recipient)
 
-    def _has_user(self, nick: str) -> bool:
-        return any(nick_key(user) == nick_key(nick) for user in self.users)
-
     def _rename(self, old: str, new: str) -> None:
-        self.users = _renamed(self.users, old, new)
         self.ignored = _renamed(self.ignored, old, new)  # the person stays ignored
         self.correspondents = _renamed(self.correspondents, old, new)
         if self.last_private_sender is not None and \
@@ -144,58 +246,51 @@ class ClientState:
         self.ignored = _without(self.ignored, nick)
         return True
 
-    def hides(self, event: Event) -> bool:
+    def hides(self, event: Event | RoomEvent) -> bool:
         """True if `event` is a message, action or private message from an ignored person."""
+        if isinstance(event, RoomEvent):
+            event = event.event
         match event:
             case Message(nick, _) | Action(nick, _) | PrivateMessage(nick, _, _):
                 return self.is_ignored(nick) and nick_key(nick) != nick_key(self.nick)
         return False
 
     def set_connection(self, connection: ConnectionState, detail: str = "") -> None:
-        """Record a change of connection state; while down, no users or figures are known."""
+        """Record a change of connection state; while down, no people or figures are known."""
         self.connection = connection
         self.connection_detail = detail
         if not connection.is_up:
-            self.users = []
-            self.live_figures = None
+            for window in self.windows:
+                window.users, window.operators = [], set()
+            self.live_figures = None  # (server_current stays: a reconnect makes it current again)
 
-    # The scrollback
+    # The scrollback (of the shown window, unless another is named)
 
     @property
     def following(self) -> bool:
         """True when the pane shows the newest entries and follows new ones."""
-        return self.scroll_offset == 0
+        return self.window.following
 
-    def add_entry(self, entry: Entry) -> None:
-        """Append an entry; while scrolled up, keep the view still and count it as unread."""
-        self.entries.append(entry)
-        if self.following:
-            return
-        # The new entry is below the view: one more hidden entry, the view does not move.
-        self.scroll_offset = min(self.scroll_offset + 1, len(self.entries) - 1)
-        if entry.kind in CONVERSATION:
-            self.unread += 1
+    def add_entry(self, entry: Entry, window: ChatWindow | None = None) -> None:
+        """Add an entry to `window` (default: the shown one), noting activity elsewhere."""
+        target = window or self.window
+        target.add(entry, shown=target is self.window)
 
     def clear(self) -> None:
-        """Forget the scrollback (`/clear`)."""
-        self.entries.clear()
-        self.scroll_to_bottom()
+        """Forget the shown window's scrollback (`/clear`)."""
+        self.window.clear()
 
     def scroll_up(self, count: int, limit: int | None = None) -> None:
         """Scroll `count` entries back, no further than `limit` (default: the oldest entry)."""
-        highest = len(self.entries) - 1 if limit is None else limit
-        self.scroll_offset = max(0, min(self.scroll_offset + count, highest))
+        self.window.scroll_up(count, limit)
 
     def scroll_down(self, count: int) -> None:
         """Scroll `count` entries forward; reaching the bottom follows new messages again."""
-        self.scroll_offset = max(0, self.scroll_offset - count)
-        if self.following:
-            self.unread = 0
+        self.window.scroll_down(count)
 
     def scroll_to_bottom(self) -> None:
         """Jump to the newest entry and follow new messages again."""
-        self.scroll_offset = 0
-        self.unread = 0
+        self.window.scroll_to_bottom()
 
 
 def _renamed(nicks: list[str], old: str, new: str) -> list[str]:

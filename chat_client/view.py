@@ -4,6 +4,7 @@
     14:02  * alice waves                  14:02 <-- carol left (quit)
     14:02 *bob* psst (to you)             14:02 --- bob is now known as robert
     14:02 -> *bob* psst (from you)        14:02 -!- a notice from the server
+    Nov 30 09:15 | <bob> replayed         Nov 30 09:16 ! <bob> missed while away
 
 Rules it keeps:
 - Every string that came from the network passes through `protocol.sanitize` here, before
@@ -12,6 +13,9 @@ Rules it keeps:
 - Each nickname has a colour of its own that never changes: it is picked by a stable hash
   (CRC-32, not Python's salted `hash`) of the nickname's comparison key.
 - Nothing here knows about sockets, clocks or the screen; the time is passed in.
+- Lines replayed from the room's history carry their date and time and a dim `|`; lines
+  missed while away (fetched after a reconnect) a bold `!` instead. Live lines keep the
+  short `14:02`.
 - A `\n` in an entry is this module's own (clean network text never holds one): the
   `/stats` panel is one entry over several lines.
 """
@@ -20,24 +24,19 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING
 
-from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_width
 from prompt_toolkit.styles import Style
 
 from protocol import (
     Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
-    PrivateMessage, Stats, Users, Welcome, event_line, nick_key, sanitize,
+    PrivateMessage, RoomListing, Stats, Topic, Users, Welcome, event_line, nick_key,
+    sanitize,
 )
 
-from chat_client.figures import Figures, live_summary, panel_lines, panel_rows
-
-if TYPE_CHECKING:  # state imports this module for `Entry`; the status bar only reads state
-    from chat_client.state import ClientState
+from chat_client.figures import Figures, panel_lines, panel_rows
 
 Fragments = tuple[tuple[str, str], ...]
 """Formatted text as an immutable tuple of (style, text) pairs, so entries can be cached."""
@@ -56,9 +55,6 @@ TIMESTAMP_WIDTH = len("14:02 ")
 
 PANEL_INDENT = " " * len("-!- ")
 """The `/stats` panel's lines start under its heading's text, past the `-!-`."""
-
-STATUS_WIDTH = 80
-"""The status bar's width when the caller does not say (the terminal's usual width)."""
 
 STYLE = Style.from_dict({
     "timestamp": "ansibrightblack",
@@ -82,6 +78,15 @@ STYLE = Style.from_dict({
     "status.unread": "reverse bold ansiyellow",
     "status.live": "reverse ansicyan",
     "prompt": "bold",
+    "topic": "ansicyan",
+    "replayed": "ansibrightblack",
+    "missed": "ansiyellow bold",
+    "day": "ansibrightblack bold",
+    "topic-bar": "reverse",
+    "nicklist": "",
+    "nicklist.operator": "bold",
+    "status.activity": "reverse bold",
+    "status.mention": "reverse bold ansimagenta",
 })
 """The style classes the view uses; the application installs this style."""
 
@@ -99,6 +104,7 @@ class EntryKind(Enum):
     ERROR = "error"
     CLIENT = "client"  # something the client itself says: connection state, help
     STATS = "stats"  # the server's figures, as a panel of several lines
+    TOPIC = "topic"  # someone set a room's topic
 
 
 CONVERSATION = frozenset({EntryKind.MESSAGE, EntryKind.ACTION, EntryKind.PRIVATE})
@@ -112,6 +118,8 @@ class Entry:
     kind: EntryKind
     fragments: Fragments
     mentions_me: bool = False  # highlighted, and rings the bell
+    room_id: int | None = None  # the room event's id (version 2): for order and duplicates
+    day: date | None = None  # the local date it happened: a day separator when it changes
 
     @property
     def text(self) -> str:
@@ -156,6 +164,25 @@ def render_event(event: Event, own_nick: str, when: datetime) -> Entry | None:
     return _stamp(kind, body, when, mentions_me)
 
 
+def render_replayed(event: Event, own_nick: str, when: datetime, room_id: int,
+                    missed: bool = False) -> Entry | None:
+    """A room event from history, with its date and time and a marker (`!`: missed).
+
+    It is dimmed, and never rings: it is not news (a missed mention still stands out).
+    """
+    entry = _render(event, own_nick)
+    if entry is None:
+        return None
+    kind, body, mentions_me = entry
+    marker = ("class:missed", "! ") if missed else ("class:replayed", "| ")
+    stamp = ("class:timestamp", when.strftime("%b %d %H:%M") + " ")
+    if not missed:
+        body = tuple((f"{style} class:replayed", text) for style, text in body)
+    if mentions_me:
+        body = tuple((f"{style} class:mention", text) for style, text in body)
+    return Entry(kind, (stamp, marker, *body), mentions_me, room_id, when.date())
+
+
 def render_notice(text: str, when: datetime, kind: EntryKind = EntryKind.CLIENT) -> Entry:
     """An entry for something the client itself says (`-!- connection lost ...`)."""
     return _stamp(kind, ((f"class:{kind.value}", f"-!- {clean(text)}"),), when)
@@ -165,7 +192,7 @@ def _stamp(kind: EntryKind, body: Fragments, when: datetime, mentions_me: bool =
     timestamp = (("class:timestamp", when.strftime("%H:%M") + " "),)
     if mentions_me:
         body = tuple((f"{style} class:mention", text) for style, text in body)
-    return Entry(kind, timestamp + body, mentions_me)
+    return Entry(kind, timestamp + body, mentions_me, day=when.date())
 
 
 _Rendered = tuple[EntryKind, Fragments, bool]
@@ -188,6 +215,9 @@ def _render(event: Event, own_nick: str) -> _Rendered | None:
             return EntryKind.NICK, _renamed(old, new, own_nick), False
         case Stats(figures):
             return EntryKind.STATS, stats_panel(figures), False
+        case Topic(nick, text):
+            return EntryKind.TOPIC, ((f"fg:{nick_colour(nick)}", f"-!- {clean(nick)}"),
+                                     ("class:topic", f" set the topic: {clean(text)}")), False
     notice = _notice_text(event)
     if notice is None:
         if not isinstance(event, Event):
@@ -202,8 +232,11 @@ def _notice_text(event: Event) -> tuple[EntryKind, str] | None:
     match event:
         case Welcome(nick):
             return EntryKind.INFO, f"you joined as {clean(nick)}"
-        case Users(nicks):
-            return EntryKind.INFO, f"in the room ({len(nicks)}): {', '.join(map(clean, nicks))}"
+        case Users(nicks, room):
+            where = clean(room) if room else "the room"
+            return EntryKind.INFO, f"in {where} ({len(nicks)}): {', '.join(map(clean, nicks))}"
+        case RoomListing(room, people, topic):
+            return EntryKind.INFO, f"  {clean(room)}  {people}  {clean(topic)}".rstrip()
         case Info(text):
             return EntryKind.INFO, clean(text)
         case Pong(token):
@@ -279,64 +312,3 @@ def _renamed(old: str, new: str, own_nick: str) -> Fragments:
                 (f"fg:{nick_colour(new)}", clean(new)))
     return (("class:nick-change", "--- "), (f"fg:{nick_colour(old)}", clean(old)),
             ("class:nick-change", " is now known as "), (f"fg:{nick_colour(new)}", clean(new)))
-
-
-def render_status(state: ClientState, width: int = STATUS_WIDTH) -> StyleAndTextTuples:
-    """The status bar: server, own nickname, users, connection state, live count, unread.
-
-        [testroom 127.0.0.1:7777] alice | 3 users | connected | tasks 8: 1 ready ... | 2 unread
-
-    It is fitted into `width` columns by leaving out the least important first: the
-    address (the server's name stays), then the user count, then the live count's
-    breakdown, then the live count itself. The connection state and the unread count,
-    which say something is wrong or new, always stay.
-    """
-    for layout in _status_layouts(state):
-        if fragment_list_width(layout) <= width:
-            return layout
-    return layout  # the shortest there is; the window cuts what still does not fit
-
-
-def _status_layouts(state: ClientState) -> Iterator[StyleAndTextTuples]:
-    """Every version of the status bar, from the fullest to the shortest."""
-    live = clean_figures(state.live_figures) if state.live_figures is not None else None
-    full = live_summary(live) if state.live_stats else ""
-    short = live_summary(live, breakdown=False) if state.live_stats else ""
-    yield _status(state, address=True, users=True, live=full)
-    yield _status(state, address=False, users=True, live=full)
-    yield _status(state, address=False, users=False, live=full)
-    yield _status(state, address=False, users=False, live=short)
-    yield _status(state, address=False, users=False, live="")
-
-
-def _status(state: ClientState, *, address: bool, users: bool,
-            live: str) -> StyleAndTextTuples:
-    """One version of the status bar, with or without the address, user count, live count."""
-    server = clean(state.server_name) or state.address
-    where = f"{server} {state.address}" if address and server != state.address else server
-    connection = state.connection.value
-    if state.connection_detail:  # "reconnecting in 2s (connection refused)"
-        connection += f" {clean(state.connection_detail)}"
-    # Out of the room nobody is known to be there: the count would only take room.
-    count = ""
-    if users and state.connection.is_up:
-        count = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
-    return [
-        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {count}"),
-        ("class:status.connected" if state.connection.is_healthy else "class:status.trouble",
-         connection),
-        *_status_end(state, live),
-    ]
-
-
-def _status_end(state: ClientState, live: str) -> StyleAndTextTuples:
-    """The bar after the connection state: the live count, then unread or `scrolled up`."""
-    fragments: StyleAndTextTuples = []
-    if live:
-        fragments += [("class:status", " | "), ("class:status.live", live)]
-    if state.unread:
-        fragments += [("class:status", " | "), ("class:status.unread", f"{state.unread} unread")]
-    elif not state.following:
-        fragments.append(("class:status", " | scrolled up"))
-    fragments.append(("class:status", " "))
-    return fragments

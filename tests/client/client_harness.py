@@ -45,9 +45,11 @@ class RecordingOutput(DummyOutput):
     """A dummy output that keeps everything written to the terminal, and counts bells.
 
     Its size is `columns` x `rows` and can be changed while the client runs (`resize`).
+    The default is 100 columns: with the list of people beside it, the message pane is
+    still over 80 columns wide, so a test's line reads on one row.
     """
 
-    def __init__(self, columns: int = 80, rows: int = 40) -> None:  # DummyOutput's size
+    def __init__(self, columns: int = 100, rows: int = 40) -> None:
         self.written: list[str] = []
         self.bells = 0
         self.size = Size(rows=rows, columns=columns)

@@ -55,8 +55,9 @@ def test_the_status_bar_shows_server_nick_users_and_state(server: ServerProcess)
         async def scenario() -> None:
             async with running_client(server.port, "alice") as alice:
                 await alice.wait_until_joined()
-                assert alice.status.strip() == (f"[testroom {server.address}] alice | 2 users | "
-                                                "connected")
+                await wait_until(lambda: "1:#lobby" in alice.status, "the window in the bar")
+                assert alice.status.strip() == (f"[testroom {server.address}] alice | 1:#lobby | "
+                                                "2 users | connected")
         run(scenario)
     finally:
         close_all([bob])
@@ -187,7 +188,7 @@ def test_the_server_restarts_and_the_client_reconnects_and_rejoins(
                 await wait_until(lambda: alice.client.state.connection is
                                  ConnectionState.RECONNECTED, "reconnected", timeout=15)
                 assert alice.client.state.nick == "alicia"
-                assert "reconnected: back in the room as alicia" in alice.pane
+                await alice.wait_for_pane("reconnected as alicia: rejoining #lobby")
                 assert alice.status.endswith("| 2 users | reconnected ")
                 lines = await in_thread(bob.read_until, "JOIN alicia")
                 assert lines[-1] == "JOIN alicia"
@@ -230,8 +231,9 @@ def test_clear_and_help_are_answered_by_the_client(server: ServerProcess) -> Non
             alice.type("/clear" + ENTER)
             await wait_until(lambda: alice.scrollback == [], "an empty pane")
             alice.type("/help" + ENTER)
-            await alice.wait_for_pane("client commands:")
-            assert "/msg NICK TEXT" in alice.pane and "PageUp / PageDown" in alice.pane
+            await alice.wait_for_pane("PageUp / PageDown")  # the keys come last
+            assert "client commands:" in alice.scrollback[0]
+            assert any("/msg NICK TEXT" in line for line in alice.scrollback)
     run(scenario)
 
 
@@ -303,7 +305,7 @@ def test_every_command_of_the_contract_works_from_the_input_line(server: ServerP
                 for typed, shown in [
                     ("/me stretches", " * alice stretches"),
                     ("/msg bob psst", "-> *bob* psst"),
-                    ("/who", "in the room (2): bob, alice"),
+                    ("/who", "in #lobby (2): bob, alice"),
                     ("/ping hello-token", "PONG hello-token"),
                     ("/stats", "server figures"),
                     ("//slash at the start", "<alice> /slash at the start"),
@@ -314,7 +316,7 @@ def test_every_command_of_the_contract_works_from_the_input_line(server: ServerP
                 ]:
                     alice.type(typed + ENTER)
                     await alice.wait_for_pane(shown)
-                assert alice.client.state.nick == "al" and "] al | 2 users" in alice.status
+                assert alice.client.state.nick == "al" and "] al | 1:#lobby | 2 users" in alice.status
         run(scenario)
     finally:
         close_all([bob])
@@ -409,7 +411,7 @@ def test_a_full_room_says_so_and_the_client_retries_with_a_longer_wait(
                 "refused: the room is full; trying again in 0.3s") >= 3, "three more refusals")
             told = [line for line in alice.scrollback if "turned you away" in line]
             assert len(told) == 1  # said once, not at every try
-            assert told[0].endswith("the room is full (1 connections); try again later; "
+            assert told[0].endswith("the room is full (1 connection); try again later; "
                                     "trying again in 0.3s")
             bob.close()  # a seat comes free: the next try gets in
             await alice.wait_until_joined()

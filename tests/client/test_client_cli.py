@@ -53,7 +53,7 @@ def test_host_and_port_as_two_words_like_nc(argv: list[str], address: tuple[str,
         async def run_async(self) -> None:
             pass
 
-    def create_app(host: str, port: int, nick: str) -> _Started:
+    def create_app(host: str, port: int, nick: str, **options: object) -> _Started:
         started.append((host, port))
         return _Started()
     monkeypatch.setattr("chat_client.cli.create_app", create_app)

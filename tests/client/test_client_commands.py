@@ -44,6 +44,18 @@ class RecordingActions:
     def reply(self, text: str) -> None:
         self.done.append(("reply", text))
 
+    def send_in_room(self, line: str) -> None:
+        self.done.append(("room", line))
+
+    def join_room(self, room: str, line: str) -> None:
+        self.done.append(("join", f"{room} {line}"))
+
+    def list_rooms(self) -> None:
+        self.done.append(("rooms", ""))
+
+    def show_window(self, number: int) -> None:
+        self.done.append(("window", str(number)))
+
 
 def actions_for(text: str) -> list[tuple[str, str]]:
     actions = RecordingActions()
@@ -52,13 +64,28 @@ def actions_for(text: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("typed", "done"), [
-    ("hello", [("send", "hello")]),
-    ("//etc/passwd is a file", [("send", "//etc/passwd is a file")]),
-    ("/me waves", [("send", "/me waves")]),
+    # Lines that act on a room go to the window's room ("room"); the others as typed.
+    ("hello", [("room", "hello")]),
+    ("//etc/passwd is a file", [("room", "//etc/passwd is a file")]),
+    ("/me waves", [("room", "/me waves")]),
     ("/msg bob psst", [("send", "/msg bob psst")]),
     ("/nick al", [("send", "/nick al")]),
-    ("/who", [("send", "/who")]),
-    ("/frobnicate", [("send", "/frobnicate")]),  # the server answers UNKNOWN_COMMAND
+    ("/who", [("room", "/who")]),
+    ("/who #games", [("send", "/who #games")]),
+    ("/frobnicate", [("room", "/frobnicate")]),  # the server answers UNKNOWN_COMMAND
+    ("/topic", [("room", "/topic")]),
+    ("/topic game night at 8", [("room", "/topic game night at 8")]),
+    ("/part", [("room", "/part")]),
+    ("/part bye all", [("room", "/part bye all")]),
+    ("/part #games bye", [("send", "/part #games bye")]),
+    ("/kick bob spam", [("room", "/kick bob spam")]),
+    ("/join games", [("join", "#games /join games")]),
+    ("/join", [("complain", "usage: /join ROOM")]),
+    ("/rooms", [("rooms", "")]),
+    ("/in #games hi there", [("send", "/in #games hi there")]),
+    ("/history #games before 10", [("send", "/history #games before 10")]),
+    ("/window 2", [("window", "2")]),
+    ("/window two", [("complain", "usage: /window N")]),
     ("/clear", [("clear", "")]),
     ("/CLEAR", [("clear", "")]),
     ("/help", [("help", "")]),
@@ -77,7 +104,7 @@ def actions_for(text: str) -> list[tuple[str, str]]:
     ("/unignore", [("complain", "usage: /unignore NICK")]),
     ("/reply see you at 3", [("reply", "see you at 3")]),
     ("/reply", [("complain", "usage: /reply TEXT")]),
-    ("//ignore me", [("send", "//ignore me")]),  # said, not a command
+    ("//ignore me", [("room", "//ignore me")]),  # said, not a command
 ])
 def test_typed_lines_go_to_the_right_place(typed: str, done: list[tuple[str, str]]) -> None:
     assert actions_for(typed) == done
@@ -85,20 +112,20 @@ def test_typed_lines_go_to_the_right_place(typed: str, done: list[tuple[str, str
 
 def test_several_lines_are_handled_in_order_and_blank_ones_skipped() -> None:
     assert actions_for("one\n\ntwo\r\n/me three\n") == [
-        ("send", "one"), ("send", "two"), ("send", "/me three")]
+        ("room", "one"), ("room", "two"), ("room", "/me three")]
 
 
 def test_a_message_too_long_for_one_line_is_sent_as_several() -> None:
     text = ("word " * 1000).strip()
     done = actions_for(text)
-    assert len(done) == 3 and all(kind == "send" for kind, _ in done)
+    assert len(done) == 3 and all(kind == "room" for kind, _ in done)
     assert all(len(line.encode("utf-8")) <= MAX_LINE_BYTES for _, line in done)
     assert "".join(line for _, line in done) == text
 
 
 def test_pieces_of_a_long_message_that_start_with_a_slash_are_still_said() -> None:
     text = "a" * (MAX_LINE_BYTES - 1) + "/etc"
-    assert actions_for(text) == [("send", "a" * (MAX_LINE_BYTES - 1)), ("send", "//etc")]
+    assert actions_for(text) == [("room", "a" * (MAX_LINE_BYTES - 1)), ("room", "//etc")]
 
 
 def test_splitting_never_cuts_a_character() -> None:
@@ -120,8 +147,9 @@ def test_help_lists_client_commands_server_commands_and_keys() -> None:
         assert usage in text
     for name, spec in SPOKEN.items():
         assert (spec.usage in text) == (name != "hello")
-    assert "/join" not in text  # a newer protocol's command: this client does not speak it
-    for key in ("PageUp", "Tab", "Ctrl-C", "Up / Down"):
+    assert "/join ROOM" in text and "/window N" in text  # version 2: rooms and windows
+    assert all(len("12:34 -!- " + line) <= 80 for line in help_lines())  # no line wraps
+    for key in ("PageUp", "Tab", "Ctrl-C", "Up / Down", "Alt-1..9", "F7"):
         assert key in text
 
 

@@ -6,12 +6,15 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from chat_client.commands import command_names
+from chat_client.commands import ROOM_COMMANDS, command_names
 from chat_client.completion import ChatCompleter, TabCycler
+
+ROOMS = ["#lobby", "#games", "#Gardening", "#游戏"]
 
 
 def completions(text: str, users: list[str] | None = None) -> list[str]:
-    completer = ChatCompleter(lambda: users or ["bob", "Bobby", "carol", "张三"], command_names())
+    completer = ChatCompleter(lambda: users or ["bob", "Bobby", "carol", "张三"], command_names(),
+                              get_rooms=lambda: ROOMS, room_commands=ROOM_COMMANDS)
     document = Document(text, len(text))
     return [document.text[: len(text) + c.start_position] + c.text
             for c in completer.get_completions(document, CompleteEvent(completion_requested=True))]
@@ -27,10 +30,25 @@ def test_a_nick_later_in_the_line_is_just_the_nick() -> None:
 
 
 def test_commands_complete_at_the_start_of_the_line() -> None:
-    assert completions("/m") == ["/me ", "/msg "]
+    assert completions("/me") == ["/me "]
+    assert completions("/ms") == ["/msg "]
+    assert completions("/j") == ["/join "]
     assert completions("/Q") == ["/quit "]
     assert completions("/") == [name + " " for name in command_names()]
     assert "/help " in completions("/")
+
+
+def test_room_names_complete_after_room_commands_with_or_without_the_hash() -> None:
+    assert completions("/join g") == ["/join #games", "/join #Gardening"]
+    assert completions("/join #GA") == ["/join #games", "/join #Gardening"]
+    assert completions("/part ") == [f"/part {room}" for room in ROOMS]
+    assert completions("/in 游") == ["/in #游戏"]
+    assert completions("/history lo") == ["/history #lobby"]
+
+
+def test_a_word_starting_with_a_hash_is_a_room_anywhere_in_the_line() -> None:
+    assert completions("see you in #l") == ["see you in #lobby"]
+    assert completions("/topic moved to #ga") == ["/topic moved to #games", "/topic moved to #Gardening"]
 
 
 def test_nothing_matches_nothing() -> None:

@@ -88,7 +88,7 @@ def test_stats_on_shows_live_counts_that_follow_joins_and_leaves(server: ServerP
                 await alice.wait_for_pane("live figures on")
                 two = PERMANENT_TASKS + 2 * 2
                 await wait_until(lambda: live_tasks(alice) == two, f"tasks {two} live")
-                assert len(alice.status) <= 80
+                assert len(alice.status) <= alice.output.size.columns
                 carol = await in_thread(machine_client, server.port, "carol")
                 try:
                     await wait_until(lambda: live_tasks(alice) == two + 2, "carol's tasks")

@@ -18,12 +18,12 @@ from prompt_toolkit.formatted_text import fragment_list_width
 
 from protocol import Stats
 
+from chat_client.bars import render_status
 from chat_client.commands import COMMAND_ARGUMENTS, command_names, handle_line, help_lines
 from chat_client.completion import ChatCompleter
 from chat_client.figures import live_summary
 from chat_client.live_stats import LiveStats
 from chat_client.state import ClientState, ConnectionState
-from chat_client.view import render_status
 
 FIGURES = (("tasks", "12"), ("ready", "1"), ("recv_wait", "6"), ("send_wait", "1"),
            ("sleeping", "1"), ("parked", "3"), ("clients", "4"), ("joined", "4"))

@@ -18,9 +18,10 @@ from protocol import (
     Stats, Users, Welcome,
 )
 
+from chat_client.bars import render_status
 from chat_client.state import ClientState, ConnectionState
 from chat_client.view import (
-    NICK_COLOURS, EntryKind, mentions, nick_colour, render_event, render_notice, render_status,
+    NICK_COLOURS, EntryKind, mentions, nick_colour, render_event, render_notice,
 )
 
 NOON = datetime(2026, 1, 2, 12, 34, 56)
