@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples, to_formatted_text
@@ -177,11 +178,16 @@ def in_thread(function: Callable[..., T], *args: object) -> Awaitable[T]:
 @asynccontextmanager
 async def running_client(port: int, nick: str, *, host: str = "127.0.0.1",
                          settings: ConnectionSettings = FAST,
-                         output: RecordingOutput | None = None) -> AsyncIterator[RunningClient]:
-    """Run the real application against `host:port`; it is ended (quietly) on the way out."""
+                         output: RecordingOutput | None = None,
+                         history_path: Path | None = None) -> AsyncIterator[RunningClient]:
+    """Run the real application against `host:port`; it is ended (quietly) on the way out.
+
+    `history_path` keeps the input history in that file (default: for this run only).
+    """
     with create_pipe_input() as keyboard:
         output = output or RecordingOutput()
-        client = create_app(host, port, nick, input=keyboard, output=output, settings=settings)
+        client = create_app(host, port, nick, input=keyboard, output=output, settings=settings,
+                            history_path=history_path)
         task = asyncio.create_task(client.run_async())
         running = RunningClient(client, keyboard, output, task)
         try:
