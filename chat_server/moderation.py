@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -129,7 +130,8 @@ class Moderation:
         self.operators.add(member)
         self._directory.reply(member, Info("you are now an operator: /help lists what you may do"))
         if by is None:
-            self._tell_rooms_of(member, member, "is now an operator")
+            if member.rooms:  # in no room (before /nick), the INFO above says it all
+                self._tell_rooms_of(member, member, "is now an operator")
         else:
             self._tell_rooms_of(member, by, f"made {member.nick} an operator")
 
@@ -263,8 +265,11 @@ class Moderation:
         last = room.last_said.get(member)
         wait_ms = 0 if last is None else last + room.slow_seconds * 1000 - now
         if wait_ms > 0:
+            # Rounded up: "wait 0 more seconds" would invite a line that is refused again.
+            seconds = math.ceil(wait_ms / 1000)
             self._directory.error(member, SLOW_MODE, f"{room.name} is in slow mode: wait "
-                                  f"{wait_ms / 1000:.0f} more seconds, then say it again")
+                                  f"{seconds} more second{'' if seconds == 1 else 's'}, "
+                                  "then say it again")
             return False
         room.last_said[member] = now
         return True
