@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_testing import ServerProcess
+from chat_testing import LineClient, ServerProcess, close_all
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WAIT = 15.0
@@ -115,14 +115,14 @@ def tmux() -> Iterator[Tmux]:
 
 def test_two_people_chat_in_real_terminals(server: ServerProcess, tmux: Tmux) -> None:
     tmux.start_client("alice", server.port, "alice")
-    tmux.wait_for("alice", lambda s: "alice | 1 user | connected" in s, "alice connected")
+    tmux.wait_for("alice", lambda s: "alice | 1:#lobby | 1 user | connected" in s, "alice connected")
     tmux.start_client("bob", server.port, "bob")
     tmux.wait_for("alice", lambda s: "--> bob joined" in s, "bob joining")
 
     assert tmux.bell_rung("bob") is False
     tmux.type("alice", "hello bob, 你好 🎉")
     screen = tmux.wait_for("bob", lambda s: "<alice> hello bob, 你好 🎉" in s, "alice's words")
-    assert "bob | 2 users | connected" in screen
+    assert "bob | 1:#lobby | 2 users | connected" in screen
     assert tmux.bell_rung("bob") is True  # bob was mentioned: his terminal's bell rang
 
     tmux.type("bob", "/me waves back")
@@ -136,7 +136,7 @@ def test_two_people_chat_in_real_terminals(server: ServerProcess, tmux: Tmux) ->
 
 def test_ctrl_c_leaves_cleanly_in_a_real_terminal(server: ServerProcess, tmux: Tmux) -> None:
     tmux.start_client("alice", server.port, "alice")
-    tmux.wait_for("alice", lambda s: "alice | 1 user | connected" in s, "alice connected")
+    tmux.wait_for("alice", lambda s: "alice | 1:#lobby | 1 user | connected" in s, "alice connected")
     tmux("send-keys", "-t", "chat:alice", "C-c")
     assert tmux.wait_for_exit("alice") == "0"
     assert "Traceback" not in tmux.screen("alice")
@@ -150,7 +150,7 @@ def bottom_rows(screen: str, count: int) -> list[str]:
 def test_a_long_input_line_wraps_and_the_prompt_stays_in_a_real_terminal(
         server: ServerProcess, tmux: Tmux) -> None:
     tmux.start_client("alice", server.port, "alice")
-    tmux.wait_for("alice", lambda s: "alice | 1 user | connected" in s, "alice connected")
+    tmux.wait_for("alice", lambda s: "alice | 1:#lobby | 1 user | connected" in s, "alice connected")
     long_line = "a long line that goes on " * 6  # 150 columns: two rows and a bit in 90
     tmux.type("alice", long_line.strip(), enter=False)
     screen = tmux.wait_for("alice", lambda s: bottom_rows(s, 1)[0].endswith("goes on"),
@@ -169,3 +169,72 @@ def test_a_long_input_line_wraps_and_the_prompt_stays_in_a_real_terminal(
                       f"the prompt alone at {columns} columns")
     tmux.type("alice", "/quit")
     assert tmux.wait_for_exit("alice") == "0"
+
+
+def v2_client(port: int, nick: str, *rooms: str) -> LineClient:
+    """A version 2 line client called `nick`, in the default room and in `rooms`."""
+    client = LineClient(port)
+    client.send_line("/hello tests 2", f"/nick {nick}")
+    client.read_until("CURRENT ")
+    for room in rooms:
+        client.send_line(f"/join {room}")
+        client.read_until(f"CURRENT {room}")
+    return client
+
+
+def wait_for_member(client: LineClient, room: str, nick: str) -> bool:
+    """Ask `/who room` until `nick` is in it (True), or until WAIT has passed (False)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        client.send_line(f"/who {room}")
+        if nick in client.read_until(f"USERS {room}")[-1].split()[2:]:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_windows_and_the_activity_list_in_a_real_terminal(server: ServerProcess,
+                                                          tmux: Tmux) -> None:
+    bob = v2_client(server.port, "bob")
+    try:
+        tmux.start_client("alice", server.port, "alice")
+        tmux.wait_for("alice", lambda s: "alice | 1:#lobby | 2 users" in s, "alice in #lobby")
+        tmux.type("alice", "/join games")
+        screen = tmux.wait_for("alice", lambda s: "alice | 2:#games | 1 user" in s, "window 2")
+        assert screen.split("\n")[0].strip() == "#games"  # the topic bar: no topic yet
+        bob.send_line("/in #lobby alice: are you there?")
+        screen = tmux.wait_for("alice", lambda s: "[Act: 1*]" in s, "a mention in window 1")
+        assert "are you there?" not in screen
+        tmux.keys("alice", "M-1")  # Alt-1
+        screen = tmux.wait_for("alice", lambda s: "<bob> alice: are you there?" in s,
+                               "the lobby's window")
+        assert "alice | 1:#lobby | 2 users" in screen and "Act:" not in screen
+        assert any(row.rstrip().endswith("│ bob") for row in screen.split("\n"))
+        tmux.type("alice", "/quit")
+        assert tmux.wait_for_exit("alice") == "0"
+    finally:
+        close_all([bob])
+
+
+def test_a_restarted_server_finds_the_client_back_in_its_rooms(
+        server_factory: Callable[..., ServerProcess], tmux: Tmux, tmp_path: Path) -> None:
+    store = str(tmp_path / "history.sqlite3")
+    first = server_factory("--flood", "off", "--store", store)
+    tmux.start_client("alice", first.port, "alice")
+    tmux.wait_for("alice", lambda s: "1:#lobby" in s, "alice in #lobby")
+    tmux.type("alice", "/join games")
+    tmux.wait_for("alice", lambda s: "2:#games" in s, "window 2")
+    first.stop()
+    tmux.wait_for("alice", lambda s: "connection lost" in s, "the loss")
+    second = server_factory("--flood", "off", "--store", store, port=first.port)
+    bob = v2_client(second.port, "bob", "#games")
+    try:
+        screen = tmux.wait_for("alice", lambda s: "rejoining #lobby, #games" in s,
+                               "the rejoin")
+        assert wait_for_member(bob, "#games", "alice")
+        tmux.type("alice", "still here")
+        lines = bob.read_until(lambda line: line.endswith("alice still here"))
+        assert lines[-1].startswith("MSG #games ")
+        assert "2:#games" in tmux.screen("alice") and "Traceback" not in screen
+    finally:
+        close_all([bob])
