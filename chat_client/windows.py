@@ -93,14 +93,14 @@ class ChatWindow:
 
     def add(self, entry: Entry, shown: bool) -> None:
         """Add `entry` in its place; `shown` says whether the user is looking at this window."""
-        if entry.room_id is not None:
-            self.note_id(entry.room_id)
         index = self._place_for(entry)
         if len(self.entries) >= self.limit:
             if index == 0:
                 return  # older than everything kept: it would be forgotten at once
             self._forget_oldest()
             index -= 1
+        if entry.room_id is not None:
+            self.note_id(entry.room_id)
         below_view = index > len(self.entries) - 1 - self.scroll_offset
         self.entries.insert(index, entry)
         if below_view and not self.following:  # the view stays still; one more below it
