@@ -21,6 +21,8 @@ from protocol import DEFAULT_PORT, DEFAULT_ROOM, HISTORY_MAX_COUNT, room_name, r
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 BOT_INTERVAL = 6.0  # seconds, when --bots is given without --bot-interval
+DEFAULT_IRC_PORT = 6667  # IRC's usual port
+IRC_OFF = -1  # --irc-port off
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="SECONDS",
                         help="with --tls-port, close a connection whose TLS handshake has "
                              f"not finished in time (default: {HANDSHAKE_TIMEOUT:g})")
+    parser.add_argument("--irc-port", type=_irc_port, default=None, metavar="PORT|off",
+                        help="let IRC clients in on PORT; off to disable "
+                             f"(default: {DEFAULT_IRC_PORT}, or a free port with --port 0)")
     return parser
 
 
@@ -130,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         spare_loopback=args.max_per_address is None,
         join_timeout=args.join_timeout or None,
         outbox_limit=args.outbox_limit, flood=args.flood,
+        **_irc_settings(args),
         bots=args.bots, bot_interval=max(_given_or(args.bot_interval, BOT_INTERVAL), 0.05),
         tls=tls,
     )
@@ -186,6 +192,7 @@ def _announce(server: ChatServer, requested_host: str) -> None:
     for address in addresses:
         lines += _join_lines(address, port)
     lines += _tls_lines(server, requested_host, addresses)
+    lines += _irc_lines(server, requested_host, addresses)
     # Tests and scripts wait for these lines, so they are flushed whatever the buffering.
     print("\n".join(lines), flush=True)
 
@@ -223,6 +230,32 @@ def _tls_join_lines(host: str, port: int) -> list[str]:
     return [f"    chat-client --tls {_host_port(host, port)}",
             f"    openssl s_client -connect {_host_port(host, port)} -quiet",
             f"    ncat --ssl {host} {port}"]
+
+
+def _irc_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
+    """`IRC clients: irc://ADDRESS:PORT` for each address people may use, if IRC is on."""
+    irc = next((each for each in server.listeners if each.name == "irc"), None)
+    if irc is None:
+        return []
+    host, port = irc.address
+    hosts = ["localhost", *addresses] if requested_host in ALL_INTERFACES else [host]
+    return [f"IRC clients: irc://{_host_port(each, port)}" for each in hosts]
+
+
+def _irc_settings(args: argparse.Namespace) -> dict[str, object]:
+    """ServerConfig's IRC fields: given, off, or the default (a free port with --port 0)."""
+    given = args.irc_port is not None
+    if args.irc_port == IRC_OFF:
+        port = None
+    elif given:
+        port = args.irc_port
+    else:
+        port = 0 if args.port == 0 else DEFAULT_IRC_PORT
+    return {"irc_port": port, "irc_port_given": given and port is not None}
+
+
+def _irc_port(text: str) -> int:
+    return IRC_OFF if text == "off" else _port(text)
 
 
 def _prepare_tls(args: argparse.Namespace) -> TlsSettings | None:

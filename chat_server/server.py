@@ -37,6 +37,7 @@ from chat_server.tasks import (
 )
 from chat_server.traps import TaskGenerator, park, sleep
 from protocol import DEFAULT_ROOM, Bye, Error, ErrorCode, LineConnection, PartReason, encode_event
+from protocol.irc import IrcConnection
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class ServerConfig:
     close_grace: float = 2.0  # how long a closing connection may take to flush and close
     backlog: int = 4096  # the kernel caps it at net.core.somaxconn
     tls: TlsSettings | None = None  # --tls-port: the same chat over TLS, on one more listener
+    irc_port: int | None = None  # --irc-port: IRC clients, on one more listener; None: off
+    irc_port_given: bool = False  # given explicitly: a port in use is an error
 
 
 @dataclass
@@ -119,6 +122,8 @@ class ChatServer:
                                    LineConnection)]
         if config.tls is not None:
             self.listeners.append(self._tls_listener(config.tls))
+        if config.irc_port is not None:
+            self._add_irc_listener(config.irc_port, config.irc_port_given)
         self.shutting_down = False
         self._figures: tuple[float, dict[str, object]] | None = None  # (when, figures)
 
@@ -236,6 +241,25 @@ class ChatServer:
             self.listeners[0].sock.close()
             raise
         return Listener("tls", sock, LineConnection, tls.context)
+
+    def _add_irc_listener(self, port: int, given: bool) -> None:
+        """IRC clients' listener: one `IrcConnection` per connection, the same rooms.
+
+        On its default port and finding it taken, it is skipped with a warning (the chat
+        runs without it); a port given explicitly must be had (see PROTOCOL.md).
+        """
+        try:
+            sock = _listen(self.config.host, port, self.config.backlog)
+        except OSError as error:
+            if given:
+                for listener in self.listeners:
+                    listener.sock.close()
+                raise OSError(error.errno, f"{error.strerror} (--irc-port {port})") from None
+            log.warning("IRC listener off: cannot listen on port %d: %s (choose one with "
+                        "--irc-port)", port, error.strerror)
+            return
+        name = self.config.name
+        self.listeners.append(Listener("irc", sock, lambda: IrcConnection(name)))
 
     def close_session(self, session: Session) -> None:
         """Forget a session whose writer has ended, and close its socket."""
