@@ -234,7 +234,8 @@ def _tls_join_lines(host: str, port: int) -> list[str]:
 
 def _irc_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
     """`IRC clients: irc://ADDRESS:PORT` for each address people may use, if IRC is on."""
-    irc = next((each for each in server.listeners if each.name == "irc"), None)
+    listeners = getattr(server, "listeners", [])  # a stand-in server (tests) may have none
+    irc = next((each for each in listeners if each.name == "irc"), None)
     if irc is None:
         return []
     host, port = irc.address

@@ -176,9 +176,12 @@ def test_with_trace_every_way_to_join_comes_before_the_first_trace_line() -> Non
     first_trace = next(index for index, line in enumerate(lines) if " spawn " in line)
     assert "listening on 127.0.0.1:" in lines[0]
     port = lines[0].rsplit(":", 1)[1]
-    assert lines[1:first_trace] == ["On this machine, join with:",
-                                    f"    chat-client 127.0.0.1:{port}",
-                                    f"    nc 127.0.0.1 {port}"]
+    assert lines[1:4] == ["On this machine, join with:",
+                          f"    chat-client 127.0.0.1:{port}",
+                          f"    nc 127.0.0.1 {port}"]
+    # Then the other listeners' lines (IRC, browsers), each a way to join too.
+    assert all(line.startswith(("IRC clients: ", "Browsers: "))
+               for line in lines[4:first_trace])
     assert lines[first_trace].split()[1:] == ["spawn", "accept(lines)"]
 
 
