@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 OPER_TRIES = 3  # wrong /oper tokens a connection may send; the next closes it
 FAILED_TRY_PAUSE = 1.0  # seconds a connection is not read after a wrong token, doubling
-SLOW_MODE = "SLOW_MODE"  # the error code of a line refused by slow mode
 
 
 class Moderation:
@@ -141,8 +140,12 @@ class Moderation:
         if not self._is_operator(member) or not self._directory.require_room(member, room):
             return
         target = self._someone_else(member, command.nick, room)
-        if target is not None:
-            reason = f"kicked by {member.nick}: {command.reason or 'no reason given'}"
+        if target is None:
+            return
+        reason = f"kicked by {member.nick}: {command.reason or 'no reason given'}"
+        if target.connection.version < 2:  # a version 1 program has no room to go back to
+            self._directory.send_away(target, reason, "kicked")
+        else:
             self._directory.leave_room(target, room, reason, leaver_hears=True)  # type: ignore[arg-type]
 
     def _ban(self, member: Member, command: BanTarget, room: Room | None) -> None:
@@ -267,7 +270,7 @@ class Moderation:
         if wait_ms > 0:
             # Rounded up: "wait 0 more seconds" would invite a line that is refused again.
             seconds = math.ceil(wait_ms / 1000)
-            self._directory.error(member, SLOW_MODE, f"{room.name} is in slow mode: wait "
+            self._directory.error(member, ErrorCode.SLOW_MODE, f"{room.name} is in slow mode: wait "
                                   f"{seconds} more second{'' if seconds == 1 else 's'}, "
                                   "then say it again")
             return False

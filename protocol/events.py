@@ -42,6 +42,7 @@ class ErrorCode:
     BANNED = "BANNED"
     MUTED = "MUTED"
     READ_ONLY = "READ_ONLY"
+    SLOW_MODE = "SLOW_MODE"  # a line too soon in a slow room (the contract leaves it open)
 
 
 class PartReason:
