@@ -1,9 +1,10 @@
 """`/stats` and `/stats on|off` in the real application, against a real server.
 
-The situation is known: the server has four tasks of its own (acceptor, broadcaster,
-signal watcher, join-deadline keeper) plus a reader and a writer per connection, so with
-everyone settled `tasks` is 4 + 2 x clients. The other task counts are the server's
-business; these tests check the figures they can know.
+The situation is known: the server has some tasks of its own (acceptor, broadcaster,
+signal watcher, ..., one per listener) plus a reader and a writer per connection, so with
+everyone settled `tasks` is its own + 2 x clients. How many are its own grows as the
+server learns new ways in (a task per listener), so the tests check at least the four
+that were always there, and that the count follows joins and leaves by two.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from protocol import Event, Stats
 
 from chat_client.view import EntryKind
 
-PERMANENT_TASKS = 4
+
+
+MIN_PERMANENT_TASKS = 4
 LIVE = replace(FAST, stats_interval=0.2)
 """A quick poll, so a test sees several rounds in a second."""
 
@@ -67,7 +70,7 @@ def test_stats_shows_the_known_figures_as_a_panel(server: ServerProcess) -> None
                 assert panel.split("\n")[0].endswith("-!- server figures")
                 assert figure(panel, "clients") == "3"
                 assert "(joined 3)" in panel
-                assert figure(panel, "tasks") == str(PERMANENT_TASKS + 2 * 3)
+                assert int(figure(panel, "tasks")) >= MIN_PERMANENT_TASKS + 2 * 3
                 for label in ("events relayed", "queued output", "loop iterations", "uptime"):
                     figure(panel, label)
                 assert "server figures" in alice.pane  # drawn, not only stored
@@ -86,8 +89,9 @@ def test_stats_on_shows_live_counts_that_follow_joins_and_leaves(server: ServerP
                 replies = count_stats_replies(alice)
                 alice.type("/stats on" + ENTER)
                 await alice.wait_for_pane("live figures on")
-                two = PERMANENT_TASKS + 2 * 2
-                await wait_until(lambda: live_tasks(alice) == two, f"tasks {two} live")
+                await wait_until(lambda: live_tasks(alice) is not None, "a live count")
+                two = live_tasks(alice)  # alice and bob, settled
+                assert two is not None and two >= MIN_PERMANENT_TASKS + 2 * 2
                 assert len(alice.status) <= alice.output.size.columns
                 carol = await in_thread(machine_client, server.port, "carol")
                 try:
