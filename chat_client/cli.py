@@ -21,8 +21,9 @@ from collections.abc import Sequence
 
 from protocol import DEFAULT_PORT, nick_problem
 
-from chat_client import __version__
+from chat_client import __version__, pinning
 from chat_client.app import create_app
+from chat_client.connection import ConnectionSettings
 from chat_client.input_history import default_history_path
 from chat_client.nicks import nick_from_login
 
@@ -86,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the port, as a word of its own (`chat-client HOST PORT`, as nc)")
     parser.add_argument("--nick", metavar="NAME",
                         help="your nickname (default: made from your login name)")
+    parser.add_argument("--tls", action="store_true",
+                        help="connect over TLS (the server's --tls-port); the server's "
+                             "certificate is remembered the first time, as ssh does")
+    parser.add_argument("--forget-server", metavar="HOST:PORT",
+                        help="forget the certificate remembered for a TLS server (after it "
+                             "really changed), then exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -94,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the client; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.forget_server is not None:
+        return _forget_server(parser, args.forget_server)
     try:
         host, port = parse_host_and_port(args.address, args.port)
     except ValueError as error:
@@ -103,11 +112,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         parser.error(f"--nick {nick!r}: {problem}")
     try:
-        asyncio.run(create_app(host, port, nick,
+        asyncio.run(create_app(host, port, nick, settings=ConnectionSettings(tls=args.tls),
                                history_path=default_history_path()).run_async())
     except (KeyboardInterrupt, EOFError):
         return 130
     return 0
+
+
+def _forget_server(parser: argparse.ArgumentParser, address: str) -> int:
+    try:
+        host, port = parse_address(address)
+    except ValueError as error:
+        parser.error(f"--forget-server: {error}")
+    if pinning.forget(host, port):
+        print(f"Forgot the certificate of {address}; the next --tls connection remembers "
+              "the one it is shown.")
+        return 0
+    print(f"No certificate was remembered for {address}.")
+    return 1
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from protocol import (
 )
 from protocol.framing import Line
 
+from chat_client import pinning
 from chat_client.nicks import nick_variants
 from chat_client.state import ConnectionState
 
@@ -68,6 +69,7 @@ class ConnectionSettings:
     first_refused_delay: float = 30.0  # the server turned us away: wait this long first
     max_refused_delay: float = 120.0  # ... doubling up to this
     stats_interval: float = 2.0  # `/stats on`: how often the live count asks the server
+    tls: bool = False  # connect over TLS, and check the server's certificate pin
 
 
 class ConnectionListener(Protocol):
@@ -199,11 +201,18 @@ class Connection:
     async def _connect_once(self) -> str:
         """Connect and run one session; return why it ended, for the user."""
         self._report_attempt()
+        self._refused = False
+        context = pinning.unverified_context() if self._settings.tls else None
         try:
             reader, writer = await within(self._settings.connect_timeout,
-                                          asyncio.open_connection(self.host, self.port))
+                                          asyncio.open_connection(self.host, self.port,
+                                                                  ssl=context))
         except (OSError, asyncio.TimeoutError) as error:
             return describe_error(error)
+        if context is not None and not self._pinned(writer):
+            writer.close()
+            self._refused = True  # no quick retry: the person must decide
+            return "the server's certificate has changed; see above"
         self._session_over.clear()
         self._report_waiting_for_greeting()
         watchdogs = [asyncio.ensure_future(self._keep_alive(writer)),
@@ -216,6 +225,13 @@ class Connection:
             for watchdog in watchdogs:
                 watchdog.cancel()
             self._end_session(writer)
+
+    def _pinned(self, writer: asyncio.StreamWriter) -> bool:
+        """Check the TLS server's certificate against the one remembered (as ssh does)."""
+        result = pinning.check(self.host, self.port, pinning.transport_fingerprint(writer))
+        if result.status is not pinning.PinStatus.SAME:
+            self._listener.notice(result.message, error=not result.ok)
+        return result.ok
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         self._writer, self._ready, self._goodbye = writer, False, None
