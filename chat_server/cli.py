@@ -23,6 +23,8 @@ ALL_INTERFACES = ("0.0.0.0", "::", "")
 BOT_INTERVAL = 6.0  # seconds, when --bots is given without --bot-interval
 DEFAULT_IRC_PORT = 6667  # IRC's usual port
 IRC_OFF = -1  # --irc-port off
+DEFAULT_WEB_PORT = 8080  # the usual port for a second web server on a machine
+WEB_OFF = -1  # --web-port off
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--irc-port", type=_irc_port, default=None, metavar="PORT|off",
                         help="let IRC clients in on PORT; off to disable "
                              f"(default: {DEFAULT_IRC_PORT}, or a free port with --port 0)")
+    parser.add_argument("--web-port", type=_web_port, default=None, metavar="PORT|off",
+                        help="serve the web client and its WebSocket on PORT; off to disable "
+                             f"(default: {DEFAULT_WEB_PORT}, or a free port with --port 0)")
+    parser.add_argument("--web-origin", action="append", default=[], metavar="ORIGIN",
+                        help="also let pages from ORIGIN (e.g. https://chat.example.org) "
+                             "open the WebSocket; may be repeated (default: the page's own "
+                             "origin only)")
     return parser
 
 
@@ -137,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         outbox_limit=args.outbox_limit, flood=args.flood,
         **_irc_settings(args),
         bots=args.bots, bot_interval=max(_given_or(args.bot_interval, BOT_INTERVAL), 0.05),
-        tls=tls,
+        tls=tls, **_web_settings(args),
     )
     # The trace is held back until the announcement: how to join comes first on screen.
     scheduler = (TracingScheduler(delay=_given_or(args.trace_delay, 0.0), held=True)
@@ -193,6 +202,7 @@ def _announce(server: ChatServer, requested_host: str) -> None:
         lines += _join_lines(address, port)
     lines += _tls_lines(server, requested_host, addresses)
     lines += _irc_lines(server, requested_host, addresses)
+    lines += _web_lines(server, requested_host, addresses)
     # Tests and scripts wait for these lines, so they are flushed whatever the buffering.
     print("\n".join(lines), flush=True)
 
@@ -230,6 +240,34 @@ def _tls_join_lines(host: str, port: int) -> list[str]:
     return [f"    chat-client --tls {_host_port(host, port)}",
             f"    openssl s_client -connect {_host_port(host, port)} -quiet",
             f"    ncat --ssl {host} {port}"]
+
+
+def _web_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
+    """`Browsers: http://ADDRESS:PORT/` for each address people may use, if the web is on."""
+    listeners = getattr(server, "listeners", [])  # a stand-in server (tests) may have none
+    web = next((each for each in listeners if each.name == "web"), None)
+    if web is None:
+        return []
+    host, port = web.address
+    hosts = ["localhost", *addresses] if requested_host in ALL_INTERFACES else [host]
+    return [f"Browsers: http://{_host_port(each, port)}/" for each in hosts]
+
+
+def _web_settings(args: argparse.Namespace) -> dict[str, object]:
+    """ServerConfig's web fields: given, off, or the default (a free port with --port 0)."""
+    given = args.web_port is not None
+    if args.web_port == WEB_OFF:
+        port = None
+    elif given:
+        port = args.web_port
+    else:
+        port = 0 if args.port == 0 else DEFAULT_WEB_PORT
+    return {"web_port": port, "web_port_given": given and port is not None,
+            "web_origins": tuple(args.web_origin)}
+
+
+def _web_port(text: str) -> int:
+    return WEB_OFF if text == "off" else _port(text)
 
 
 def _irc_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:

@@ -36,8 +36,10 @@ from chat_server.tasks import (
     expire_unjoined, forget_old_history, watch_signals,
 )
 from chat_server.traps import TaskGenerator, park, sleep
+from chat_web import static_files
 from protocol import DEFAULT_ROOM, Bye, Error, ErrorCode, LineConnection, PartReason, encode_event
 from protocol.irc import IrcConnection
+from protocol.web import WebConnection
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,9 @@ class ServerConfig:
     tls: TlsSettings | None = None  # --tls-port: the same chat over TLS, on one more listener
     irc_port: int | None = None  # --irc-port: IRC clients, on one more listener; None: off
     irc_port_given: bool = False  # given explicitly: a port in use is an error
+    web_port: int | None = None  # --web-port: the web client and its WebSocket; None: off
+    web_port_given: bool = False  # given explicitly: a port in use is an error, not a warning
+    web_origins: tuple[str, ...] = ()  # --web-origin: pages elsewhere that may connect
 
 
 @dataclass
@@ -124,6 +129,8 @@ class ChatServer:
             self.listeners.append(self._tls_listener(config.tls))
         if config.irc_port is not None:
             self._add_irc_listener(config.irc_port, config.irc_port_given)
+        if config.web_port is not None:
+            self._add_web_listener(config.web_port, config.web_port_given, config.web_origins)
         self.shutting_down = False
         self._figures: tuple[float, dict[str, object]] | None = None  # (when, figures)
 
@@ -260,6 +267,25 @@ class ChatServer:
             return
         name = self.config.name
         self.listeners.append(Listener("irc", sock, lambda: IrcConnection(name)))
+
+    def _add_web_listener(self, port: int, given: bool, origins: tuple[str, ...]) -> None:
+        """The web client's listener: HTTP and WebSocket, one `WebConnection` each.
+
+        On its default port and finding it taken, it is skipped with a warning (the chat
+        runs without it); a port given explicitly must be had (see PROTOCOL.md).
+        """
+        try:
+            sock = _listen(self.config.host, port, self.config.backlog)
+        except OSError as error:
+            if given:
+                for listener in self.listeners:
+                    listener.sock.close()
+                raise
+            log.warning("web client off: cannot listen on %s: %s (choose one with "
+                        "--web-port)", error.filename, error.strerror)
+            return
+        files = static_files()  # read once; every connection shares the same bytes
+        self.listeners.append(Listener("web", sock, lambda: WebConnection(files, origins)))
 
     def close_session(self, session: Session) -> None:
         """Forget a session whose writer has ended, and close its socket."""

@@ -341,7 +341,8 @@ def test_the_traces_in_the_document_are_what_the_server_does_today(tmp_path: Pat
     with trace_file.open("w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
-             "--name", "lab", "--trace", "--store", str(tmp_path / "history.sqlite3")],
+             "--name", "lab", "--trace", "--store", str(tmp_path / "history.sqlite3"),
+             "--web-port", "off"],  # the document follows the line protocol's tasks only
             stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:
             port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
