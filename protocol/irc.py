@@ -81,7 +81,7 @@ class IrcConnection:
         self._registering = False  # the SETNICK went: commands may follow it
         self._nick: str | None = None
         self._joining: dict[str, _Join] = {}
-        self._asked_who: dict[str, int] = {}  # room key -> WHOs asked (else it was NAMES)
+        self._asked: dict[str, deque[bool]] = {}  # room key -> for each NAMES/WHO: a WHO?
         self._listing = 0  # LIST replies still to come
         self._batches = 0
         self._drop_own = DropOwnLines(shared_encoder_for(False))
@@ -216,8 +216,11 @@ class IrcConnection:
         if joining is not None:
             joining.names = names(self.server, me, room, event.nicks)
             return b""
-        if self._asked_who.get(key):
-            self._asked_who[key] -= 1
+        asked = self._asked.get(key)
+        was_who = asked.popleft() if asked else False
+        if asked is not None and not asked:
+            del self._asked[key]
+        if was_who:
             return who(self.server, me, room, event.nicks)
         return names(self.server, me, room, event.nicks)
 
@@ -403,7 +406,7 @@ class IrcConnection:
             return
         for channel in message.params[0].split(","):
             if channel.startswith("#"):
-                self._command(Who(channel), channel)
+                self._ask(channel, False)
             else:
                 self._numeric("366", channel or "*", "End of /NAMES list")
 
@@ -412,9 +415,12 @@ class IrcConnection:
         if not mask.startswith("#") or room_problem(mask) is not None:
             self._numeric("315", mask, "End of /WHO list")  # only channels are listed
             return
-        key = room_key(mask)
-        self._asked_who[key] = self._asked_who.get(key, 0) + 1
-        self._command(Who(mask), mask)
+        self._ask(mask, True)
+
+    def _ask(self, channel: str, is_who: bool) -> None:
+        """NAMES and WHO are both our WHO: remember, per room, which one asked."""
+        self._asked.setdefault(room_key(channel), deque()).append(is_who)
+        self._command(Who(channel), channel)
 
     def _topic(self, message: IrcMessage) -> None:
         if not self._enough(message, 1) or not self._valid_channel(message.params[0], "403"):

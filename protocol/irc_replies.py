@@ -78,7 +78,8 @@ def error_reply(server: str, me: str, code: str, text: str,
         number = "479"
     if code == ErrorCode.UNKNOWN_COMMAND:
         target = command
-    else:  # what the text names is sure; the context may be a later command's
+    elif code not in (ErrorCode.NICK_IN_USE, ErrorCode.BAD_NICK):
+        # What the text names is sure; the context may be a later command's.
         target = _target_named(text) or target
     return numeric(server, number, me, *((target or "*",) if with_target else ()), text)
 
