@@ -84,7 +84,10 @@ function onClosed(socket) {
   state.socket = null;
   state.nick = null;
   state.replay = null;
-  if (state.quitting) { showLogin(""); return; }
+  if (state.quitting) { // by /quit, or a refused nickname whose reason is on screen
+    if (!$("chat").hidden) showLogin("");
+    return;
+  }
   const delay = RETRY_DELAYS_MS[Math.min(state.retries, RETRY_DELAYS_MS.length - 1)];
   state.retries += 1;
   setStatus("Disconnected; reconnecting…");
