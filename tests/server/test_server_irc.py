@@ -143,7 +143,8 @@ def test_operators_kick_and_set_modes(server: ServerProcess) -> None:
     line.read_until("ERROR READ_ONLY")
     irc.send("MODE #lobby -m", "KICK #lobby dave :enough")
     irc.read_until(r":op!\S+ KICK #lobby dave :enough")
-    line.read_until("dave kicked by op: enough")
+    line.read_until(lambda got: got.startswith("PART #lobby ")
+                    and got.endswith(" dave kicked by op: enough"))
     irc.close()
     line.close()
 
