@@ -14,7 +14,13 @@ open but the server has not yet said HELLO (a frozen server's kernel still accep
 
 A server that turns the client away (the room is full, too many connections from one
 address, a ban) says why before any HELLO, in machine form: `ERROR SERVER_FULL ...`, then
-`BYE server full`. That reason is shown, and the next try waits longer and says so.
+`BYE server full`. That reason is shown, and the next try waits longer and says so. A ban
+may also come later (`BYE banned` after `PART ... banned by OP: REASON`, or `ERROR BANNED`
+at `/nick`), and so may the end of a wrong password (`BYE wrong password`): these are
+refusals too, with the same long wait, so a banned client never knocks at line speed.
+
+A server with a password (`--password`) is given it after HELLO, before `/nick`; see
+`access.py` for what happens when it is missing or wrong.
 
 It speaks version 2 of the protocol (`/hello chat-client 2`: rooms, ids, history) and
 decodes in the version the server's HELLO names, so a version 1 server still works.
@@ -26,25 +32,30 @@ split by `protocol.LineFramer` and decoded by `protocol.decode_event`: no parser
 from __future__ import annotations
 
 import asyncio
-import math
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from protocol import (
     ROOMS_PROTOCOL_VERSION, Bye, Error, ErrorCode, Event, Hello, LineFramer, MalformedEvent,
-    NickChange, PartReason, Pong, RoomEvent, UnknownEvent, Welcome, decode_event, nick_key,
+    NickChange, Part, PartReason, Pong, RoomEvent, UnknownEvent, Welcome, decode_event, nick_key,
 )
 from protocol.framing import Line
 
 from chat_client import pinning
+from chat_client.access import PasswordGate
+from chat_client.link import ConnectionListener, ConnectionSettings
 from chat_client.nicks import nick_variants
 from chat_client.state import ConnectionState
+from chat_client.waiting import (
+    count_down, describe_error, describe_wait, refusal_phrase, retry_delays, within,
+)
 
 CLIENT_NAME = "chat-client"
+BANNED_BY = "banned by "
+"""How the reason of the PART that bans you starts (the contract: `banned by OP: REASON`)."""
+_REFUSING_GOODBYES = frozenset({PartReason.BANNED, PartReason.BAD_PASSWORD})
+"""BYE reasons that turn the client away even after HELLO: wait long before trying again."""
 SPOKEN_VERSION = int(ROOMS_PROTOCOL_VERSION)
 """The protocol version asked for in `/hello`: rooms, ids and history."""
 MAX_SERVER_LINE_BYTES = 1 << 20
@@ -52,58 +63,6 @@ MAX_SERVER_LINE_BYTES = 1 << 20
 KEEPALIVE_TOKEN = "chat-client-keepalive"
 """The token of the client's own pings; their PONGs are not shown."""
 _READ_SIZE = 65536
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """Timings of the connection, in seconds (tests make them short)."""
-
-    connect_timeout: float = 5.0
-    first_retry_delay: float = 0.5
-    max_retry_delay: float = 5.0
-    keepalive_interval: float = 30.0  # silence before the client pings the server
-    keepalive_timeout: float = 15.0  # silence after that ping before the link counts as lost
-    quit_timeout: float = 1.0  # how long `/quit` waits for the server's goodbye
-    greeting_timeout: float = 10.0  # connected, but no HELLO by then: try again
-    first_refused_delay: float = 30.0  # the server turned us away: wait this long first
-    max_refused_delay: float = 120.0  # ... doubling up to this
-    stats_interval: float = 2.0  # `/stats on`: how often the live count asks the server
-    tls: bool = False  # connect over TLS, and check the server's certificate pin
-
-
-class ConnectionListener(Protocol):
-    """What the connection tells the rest of the client."""
-
-    def connection_changed(self, state: ConnectionState, detail: str) -> None:
-        """The connection moved to `state`; `detail` says more (`in 2s (connection refused)`)."""
-
-    def event_received(self, event: Event | RoomEvent) -> None:
-        """An event from the server, after `/hello`, in order."""
-
-    def notice(self, text: str, error: bool = False) -> None:
-        """Something the connection itself has to say (`nickname alice is taken ...`)."""
-
-
-def refusal_phrase(reason: str) -> str:
-    """A BYE reason given before HELLO, as the status bar says it (`the room is full`)."""
-    return _REFUSALS.get(reason, reason)
-
-
-_REFUSALS = {PartReason.SERVER_FULL: "the room is full"}
-
-
-def describe_wait(seconds: float) -> str:
-    """`5s`, `0.4s`: a wait as the status bar counts it down (whole seconds from 1 s)."""
-    return f"{math.ceil(seconds)}s" if seconds >= 1 else f"{round(seconds, 1):g}s"
-
-
-def retry_delays(first: float, cap: float) -> Iterator[float]:
-    """Exponential backoff: `first`, twice that, ... never more than `cap`, for ever."""
-    delay = first
-    while True:
-        yield min(delay, cap)
-        delay *= 2
 
 
 class Connection:
@@ -114,7 +73,7 @@ class Connection:
     """
 
     def __init__(self, host: str, port: int, nick: str, listener: ConnectionListener,
-                 settings: ConnectionSettings | None = None) -> None:
+                 settings: ConnectionSettings | None = None, password: str | None = None) -> None:
         self.host = host
         self.port = port
         self.nick = nick
@@ -128,7 +87,8 @@ class Connection:
         self._variants: Iterator[str] | None = None  # the variants left to try
         self._base_nick = nick  # the nickname the variants are made from
         self._goodbye: str | None = None  # the BYE reason, if the server gave one
-        self._error_before_hello: str | None = None  # the text of a refusal's ERROR
+        self._refusal_text: str | None = None  # why the server turns us away, as it said it
+        self.access = PasswordGate(password)
         self._refused = False  # this session ended with a BYE before HELLO
         self._last_refusal = ""  # the refusal last told in the pane, so it is told once
         self._no_greeting = False  # connected, but no HELLO within the greeting timeout
@@ -187,6 +147,16 @@ class Connection:
         self._write(line)
         return True
 
+    def give_password(self, secret: str) -> None:
+        """The person typed the server's password: give it now (and join), or at the next
+        connection if there is none."""
+        lines = self.access.give(secret, self.nick)
+        if self._writer is not None and self._ready and not self._joined:
+            for line in lines:
+                self._write(line)
+        elif self._ready:  # already in: the server says no password is needed now
+            self._write(f"/pass {secret}")
+
     async def quit(self, reason: str = "quit") -> None:
         """Leave: send `/quit`, wait (briefly) for the server to close, stop reconnecting."""
         self._quitting = True
@@ -236,7 +206,7 @@ class Connection:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
         self._writer, self._ready, self._goodbye = writer, False, None
         self._went_silent = self._no_greeting = self._stalled = self._refused = False
-        self._error_before_hello = None
+        self._refusal_text = None
         self.version = 1
         self._write(f"/hello {CLIENT_NAME} {SPOKEN_VERSION}")
         framer = LineFramer(max_line_bytes=MAX_SERVER_LINE_BYTES)
@@ -253,7 +223,7 @@ class Connection:
         if self._no_greeting:
             return "connected, but the server does not answer"
         if self._goodbye is not None:
-            self._refused = not self._ready
+            self._refused = not self._ready or self._goodbye in _REFUSING_GOODBYES
             return self._goodbye
         return "the server closed the connection"
 
@@ -265,6 +235,7 @@ class Connection:
 
     def _end_session(self, writer: asyncio.StreamWriter) -> None:
         self._writer, self._ready = None, False
+        self.access.session_ended()
         writer.close()  # the transport closes on its own; nothing to wait for
         self._session_over.set()
 
@@ -324,7 +295,7 @@ class Connection:
             case Hello():
                 self._start_joining(event)
             case Error(_, text):  # shown only if a BYE and the end follow: a refusal
-                self._error_before_hello = text
+                self._refusal_text = text
             case Bye(reason):
                 self._goodbye = reason
 
@@ -334,7 +305,8 @@ class Connection:
         self.version = min(named, SPOKEN_VERSION)
         self._listener.event_received(hello)
         self._joining, self._variants, self._base_nick = True, None, self.nick
-        self._write(f"/nick {self.nick}")
+        for line in self.access.joining_lines(self.nick):
+            self._write(line)
 
     def _handled_here(self, event: Event | RoomEvent) -> bool:
         """Keep track of what the connection needs; True if the user need not see it."""
@@ -348,13 +320,31 @@ class Connection:
             case Error(ErrorCode.BAD_NICK, _) if self._joining:
                 self._joining = False
                 self._listener.notice("choose a nickname with /nick NAME", error=True)
+            case Error(ErrorCode.BAD_PASSWORD, text) if not self._joined:
+                self._password_refused(text)
+                return True
+            case Error(ErrorCode.BANNED, text) if not self._joined:
+                self._refusal_text = text  # a BYE follows: the refusal line tells it once
+                return True
+            case Part(nick, reason) if nick_key(nick) == nick_key(self.nick) \
+                    and reason.startswith(BANNED_BY):
+                self._refusal_text = reason  # `banned by OP: REASON`; BYE banned follows
             case NickChange(old, new) if nick_key(old) == nick_key(self.nick):
                 self.nick = new
             case Pong(token):
                 return token == KEEPALIVE_TOKEN
             case Bye(reason):
                 self._goodbye = reason
+                return reason in _REFUSING_GOODBYES  # the refusal line says it
         return False
+
+    def _password_refused(self, text: str) -> None:
+        """ERROR BAD_PASSWORD before joining: ask the person (once), never retry alone."""
+        told = self.access.refused(text)
+        if told is not None:
+            self._listener.notice(told, error=True)
+            self._listener.connection_changed(self._trying_state(),
+                                              "(the server needs its password)")
 
     def _joined_as(self, nick: str) -> None:
         self.nick = nick
@@ -403,7 +393,7 @@ class Connection:
 
     async def _wait_after_refusal(self, reason: str, delay: float) -> None:
         """Say once why the server turned us away, then count down to the next try."""
-        told = self._error_before_hello or reason
+        told = self._refusal_text or reason
         if told != self._last_refusal:
             self._last_refusal = told
             self._listener.notice(f"the server turned you away: {told}; trying again in "
@@ -415,44 +405,8 @@ class Connection:
     async def _count_down(self, delay: float,
                           describe: Callable[[str], tuple[ConnectionState, str]]) -> None:
         """Wait `delay` seconds, showing the time left in the status bar as it goes down."""
-        deadline = time.monotonic() + delay
-        while (left := deadline - time.monotonic()) > 0:
-            self._listener.connection_changed(*describe(describe_wait(left)))
-            # Wake when the whole seconds shown change (5s, 4s, ...), or at the end.
-            await asyncio.sleep(left - (math.ceil(left) - 1) if left > 1 else left)
+        await count_down(delay, lambda left: self._listener.connection_changed(*describe(left)))
 
     def _write(self, line: str) -> None:
         if self._writer is not None and not self._writer.is_closing():
             self._writer.write(line.encode("utf-8") + b"\n")
-
-
-async def within(seconds: float, awaitable: Awaitable[T]) -> T:
-    """Await `awaitable` for at most `seconds`, else raise `asyncio.TimeoutError`.
-
-    Unlike `asyncio.wait_for` before Python 3.12, a cancellation of the caller is never
-    swallowed when it coincides with the awaitable finishing, so a task that is told to
-    stop (the application ending) always stops.
-    """
-    task = asyncio.ensure_future(awaitable)
-    try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if not done:
-        task.cancel()
-        raise asyncio.TimeoutError()
-    return task.result()
-
-
-def describe_error(error: BaseException) -> str:
-    """A short, human reason for a failed connection."""
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, socket.gaierror):
-        return "unknown host"
-    if isinstance(error, asyncio.TimeoutError):
-        return "no answer"
-    if isinstance(error, ConnectionResetError):
-        return "connection reset"
-    return getattr(error, "strerror", None) or type(error).__name__

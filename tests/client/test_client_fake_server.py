@@ -255,8 +255,9 @@ def test_any_refusal_before_hello_reaches_the_person_with_a_30_second_wait() -> 
             writer.close()
             await alice.wait_for_pane(
                 "the server turned you away: you are banned here; trying again in 30s")
-            await wait_until(lambda: "refused: banned; trying again in 30s" in alice.status,
-                             "the refusal and the wait in the status bar")
+            await wait_until(
+                lambda: "refused: you are banned; trying again in 30s" in alice.status,
+                "the refusal and the wait in the status bar")
             assert alice.client.state.connection is ConnectionState.REFUSED
             assert "greeting" not in alice.pane
             alice.type(CTRL_C)  # quitting does not wait for the 30 s
