@@ -186,6 +186,10 @@ function onRoomEvent(kind, rest) {
   if (replayed && --state.replay.left <= 0) state.replay = null;
   const target = roomNamed(room);
   if (!replayed) applyToRoom(target, event);
+  else if (kind === "TOPIC" && event.id >= target.lastId) { // the latest topic we know
+    target.topic = event.text;
+    if (room === state.viewing) renderHeader();
+  }
   if (target.seen.has(event.id)) return;
   target.seen.add(event.id);
   target.lastId = Math.max(target.lastId, event.id);
