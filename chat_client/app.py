@@ -33,11 +33,9 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-from prompt_toolkit.keys import Keys
 from prompt_toolkit.layout import ConditionalContainer, Dimension, HSplit, Layout, VSplit, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
-from prompt_toolkit.layout.processors import BeforeInput
+from prompt_toolkit.layout.processors import BeforeInput, ConditionalProcessor, PasswordProcessor
 from prompt_toolkit.output import Output
 
 from pathlib import Path
@@ -49,11 +47,13 @@ from chat_client.bars import (
 )
 from chat_client.catch_up import older_line, rejoin_lines
 from chat_client.commands import (
-    COMMAND_ARGUMENTS, ROOM_COMMANDS, command_names, handle_typed_text, help_lines,
+    COMMAND_ARGUMENTS, NICK_COMMANDS, ROOM_COMMANDS, command_names, handle_typed_text,
+    help_lines, is_secret,
 )
 from chat_client.completion import ChatCompleter, TabCycler
 from chat_client.connection import Connection, ConnectionSettings
 from chat_client.input_history import input_history
+from chat_client.keys import key_bindings
 from chat_client.live_stats import LiveStats
 from chat_client.routing import EventRouter
 from chat_client.scrollback import ScrollbackControl
@@ -71,17 +71,19 @@ class ChatClient:
 
     def __init__(self, host: str, port: int, nick: str, *, input: Input | None = None,
                  output: Output | None = None, settings: ConnectionSettings | None = None,
-                 clock: Clock = datetime.now, history_path: Path | None = None) -> None:
+                 clock: Clock = datetime.now, history_path: Path | None = None,
+                 password: str | None = None) -> None:
         settings = settings or ConnectionSettings()
-        self.connection = Connection(host, port, nick, self, settings)
+        self.connection = Connection(host, port, nick, self, settings, password)
         self.state = ClientState(address=self.connection.address, nick=nick)
         self.scrollback = ScrollbackControl(self.state)
         self.input_buffer = Buffer(name="input", multiline=False,
                                    history=input_history(history_path),
                                    accept_handler=self._accept)
-        self._tab = TabCycler(ChatCompleter(
+        self.tab = TabCycler(ChatCompleter(
             self._others_in_room, command_names(), COMMAND_ARGUMENTS,
-            lambda: self.state.correspondents, self.state.known_rooms, ROOM_COMMANDS))
+            lambda: self.state.correspondents, self.state.known_rooms, ROOM_COMMANDS,
+            NICK_COMMANDS, self._others_anywhere))
         self.status_control = FormattedTextControl(self._status)
         self.topic_control = FormattedTextControl(lambda: render_topic_bar(self.state))
         self.nicklist_control = FormattedTextControl(lambda: render_nicklist(self.state))
@@ -90,7 +92,7 @@ class ChatClient:
         self._quitting = False
         self.router = EventRouter(self.state, clock, self.connection.send_line, self._bell)
         self.application: Application[None] = Application(
-            layout=self._layout(), key_bindings=self._key_bindings(), style=STYLE,
+            layout=self._layout(), key_bindings=key_bindings(self), style=STYLE,
             full_screen=True, input=input, output=output,
         )
         self.live_stats = LiveStats(self.state, self.connection.send_line,
@@ -109,10 +111,13 @@ class ChatClient:
     # Layout and keys
 
     def _layout(self) -> Layout:
-        prompt = BeforeInput(lambda: [("class:prompt", f"[{clean(self.state.nick)}] ")])
+        prompt = BeforeInput(lambda: [("class:prompt", f"[{self._prompt()}] ")])
+        # While the server's password is asked for, what is typed shows as stars.
+        hidden = ConditionalProcessor(PasswordProcessor(), Condition(self._asking_password))
         # Wrapped, never scrolled sideways: a sideways scroll outlived the long line that
         # caused it and kept the prompt out of view.
-        self.input_window = Window(BufferControl(self.input_buffer, input_processors=[prompt]),
+        self.input_window = Window(BufferControl(self.input_buffer,
+                                                 input_processors=[prompt, hidden]),
                                    height=Dimension(min=1, max=MAX_INPUT_ROWS),
                                    wrap_lines=True, dont_extend_height=True)
         nicklist = ConditionalContainer(
@@ -133,63 +138,7 @@ class ChatClient:
         return (self.nicklist_wanted and self.state.window.room is not None
                 and columns >= NICKLIST_MIN_COLUMNS)
 
-    def _key_bindings(self) -> KeyBindings:
-        bindings = KeyBindings()
-        input_is_empty = Condition(lambda: not self.input_buffer.text)
-
-        @bindings.add("c-c")
-        def _clear_or_quit(event: KeyPressEvent) -> None:
-            # As in a shell: a half-typed line is thrown away first; an empty one quits.
-            if self.input_buffer.text:
-                self.input_buffer.reset()
-            else:
-                self.quit("quit")
-
-        @bindings.add(Keys.SIGINT)  # a real signal (kill -INT) means it: quit at once
-        @bindings.add("c-d", filter=input_is_empty)
-        def _quit(event: KeyPressEvent) -> None:
-            self.quit("quit")
-
-        @bindings.add("pageup")
-        def _page_up(event: KeyPressEvent) -> None:
-            if not self.scrollback.page_up():
-                self._load_older()
-
-        @bindings.add("f7")
-        def _toggle_nicklist(event: KeyPressEvent) -> None:
-            self.nicklist_wanted = not self.nicklist_wanted
-
-        for digit in "1234567890":
-            bindings.add("escape", digit)(self._window_key(int(digit) or 10))
-
-        @bindings.add("pagedown")
-        def _page_down(event: KeyPressEvent) -> None:
-            self.scrollback.page_down()
-
-        @bindings.add("c-end")
-        def _bottom(event: KeyPressEvent) -> None:
-            self.state.scroll_to_bottom()
-
-        @bindings.add("tab")
-        def _complete(event: KeyPressEvent) -> None:
-            self._tab.complete(self.input_buffer)
-
-        @bindings.add("s-tab")
-        def _complete_back(event: KeyPressEvent) -> None:
-            self._tab.complete(self.input_buffer, step=-1)
-
-        @bindings.add(Keys.BracketedPaste)
-        def _paste(event: KeyPressEvent) -> None:
-            self._paste(event.data)
-
-        return bindings
-
-    def _window_key(self, number: int) -> Callable[[KeyPressEvent], None]:
-        def show(event: KeyPressEvent) -> None:
-            self.show_window(number)
-        return show
-
-    def _load_older(self) -> None:
+    def load_older(self) -> None:
         """PageUp at the top of a room's window: ask the server for the page before it."""
         window = self.state.window
         oldest = window.oldest_id
@@ -207,14 +156,32 @@ class ChatClient:
         # Cleaned like everything from the network: a completion lands in the input line.
         return [clean(user) for user in self.state.users if user != self.state.nick]
 
+    def _others_anywhere(self) -> list[str]:
+        """The people of all your rooms but you (for an operator's `/mute`, `/ban`)."""
+        return [clean(user) for window in self.state.windows for user in window.users
+                if user != self.state.nick]
+
     # What the user types (commands.InputActions)
 
+    def _prompt(self) -> str:
+        return "password" if self._asking_password() else clean(self.state.nick)
+
+    def _asking_password(self) -> bool:
+        # A line starting with `/` is still a command (`/quit`), even while asked.
+        return self.connection.access.asking and not self.input_buffer.text.startswith("/")
+
     def _accept(self, buffer: Buffer) -> bool:
-        handle_typed_text(buffer.text, self)
+        text, asked = buffer.text, self._asking_password()
+        if asked:
+            self.give_password(text.strip())
+        else:
+            handle_typed_text(text, self)
+        if asked or is_secret(text):
+            buffer.text = ""  # a password or operator token is never kept in the history
         self.state.scroll_to_bottom()  # you want to see what you just said
         return False  # clear the line; prompt_toolkit keeps it in the history
 
-    def _paste(self, data: str) -> None:
+    def paste(self, data: str) -> None:
         """A paste of several lines sends each complete line; a last, unfinished one waits."""
         text = self.input_buffer.document.text_before_cursor + data.replace("\r\n", "\n")
         text = text.replace("\r", "\n") + self.input_buffer.document.text_after_cursor
@@ -288,7 +255,16 @@ class ChatClient:
         room, current = self.state.window.room, self.state.server_current
         if room is not None and current is not None and room_key(room) != room_key(current):
             line = f"/in {room} {line}"
+        self.state.spoken_in = room or current  # where an ERROR READ_ONLY would be about
         self.send_line(line)
+
+    def give_password(self, secret: str) -> None:
+        """The server's password, typed when asked or as `/pass SECRET`."""
+        if not secret:
+            self.complain("the password is empty: type it and press Enter")
+            return
+        self.connection.give_password(secret)
+        self._add_notice("password given")
 
     def join_room(self, room: str, line: str) -> None:
         """`/join ROOM`: sent as typed; its window is shown once the server has joined it."""
@@ -374,10 +350,12 @@ class ChatClient:
 
 def create_app(host: str, port: int, nick: str, *, input: Input | None = None,
                output: Output | None = None, settings: ConnectionSettings | None = None,
-               clock: Clock = datetime.now, history_path: Path | None = None) -> ChatClient:
+               clock: Clock = datetime.now, history_path: Path | None = None,
+               password: str | None = None) -> ChatClient:
     """Build the client for `host:port` as `nick`; `input`/`output` default to the terminal.
 
-    `history_path` keeps the input history between runs (None: for this run only).
+    `history_path` keeps the input history between runs (None: for this run only);
+    `password` is the server's (`--password`), given before joining.
     """
     return ChatClient(host, port, nick, input=input, output=output, settings=settings,
-                      clock=clock, history_path=history_path)
+                      clock=clock, history_path=history_path, password=password)

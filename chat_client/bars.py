@@ -4,6 +4,8 @@ list of the people in the room beside it (WeeChat's nicklist).
     #games: tonight 8pm, bring snacks                     <- topic bar
     14:02 <alice> hi                       | @alice       <- pane | nick list
     [testroom 127.0.0.1:7777] alice | 2:#games | 2 users | connected | [Act: 1,3*]
+    [testroom 127.0.0.1:7777] bob | 2:#games | 2 users | connected | muted | read-only | slow 5s
+    [testroom 127.0.0.1:7777] @alice | ...       (you are an operator)
 
 Pure functions from the client's state to formatted text; every network string passes
 through `view.clean`.
@@ -60,10 +62,14 @@ def render_status(state: ClientState, width: int = STATUS_WIDTH) -> StyleAndText
 
         [testroom 127.0.0.1:7777] alice | 2:#games | 3 users | connected | tasks 8: ... | [Act: 1,3*]
 
+    After the connection state come the marks of what operators did (`muted`, and the
+    shown room's `read-only` and `slow 5s`): they say why a line may be refused.
+
     It is fitted into `width` columns by leaving out the least important first: the
     address (the server's name stays), then the user count, then the live count's
-    breakdown, then the live count itself. The window, the connection state, the unread
-    count and the activity list, which say where you are and what is wrong or new, stay.
+    breakdown, then the live count itself. The window, the connection state, the
+    operators' marks, the unread count and the activity list, which say where you are and
+    what is wrong or new, stay.
     """
     for layout in _status_layouts(state):
         if fragment_list_width(layout) <= width:
@@ -97,12 +103,23 @@ def _status(state: ClientState, *, address: bool, users: bool,
         count = "1 user | " if len(state.users) == 1 else f"{len(state.users)} users | "
     room = state.window.room
     shown = f"{state.active + 1}:{clean(room)} | " if room is not None else ""
+    me = ("@" if state.is_operator else "") + (clean(state.nick) or "-")
     return [
-        ("class:status", f" [{where}] {clean(state.nick) or '-'} | {shown}{count}"),
+        ("class:status", f" [{where}] {me} | {shown}{count}"),
         ("class:status.connected" if state.connection.is_healthy else "class:status.trouble",
          connection),
+        *_standing(state),
         *_status_end(state, live),
     ]
+
+
+def _standing(state: ClientState) -> StyleAndTextTuples:
+    """` | muted | read-only | slow 5s`: what operators did to you and to the shown room."""
+    marks = (["muted"] if state.muted else []) + state.window.modes.marks()
+    fragments: StyleAndTextTuples = []
+    for mark in marks:
+        fragments += [("class:status", " | "), ("class:status.moderated", mark)]
+    return fragments
 
 
 def _status_end(state: ClientState, live: str) -> StyleAndTextTuples:

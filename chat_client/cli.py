@@ -5,6 +5,7 @@
     chat-client chat.lan:8000 --nick 张三
     chat-client chat.lan 8000         the same, as nc takes it
     chat-client [::1]:7777            an IPv6 address needs its brackets when a port follows
+    chat-client --password SECRET     a server started with --password (or type it when asked)
     chat-client ::1 7777              ... but not when the port is a word of its own
     chat-client --version
 
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the port, as a word of its own (`chat-client HOST PORT`, as nc)")
     parser.add_argument("--nick", metavar="NAME",
                         help="your nickname (default: made from your login name)")
+    parser.add_argument("--password", metavar="SECRET",
+                        help="the server's password (its --password); without it the client "
+                             "asks for it when the server wants one")
     parser.add_argument("--tls", action="store_true",
                         help="connect over TLS (the server's --tls-port); the server's "
                              "certificate is remembered the first time, as ssh does")
@@ -113,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--nick {nick!r}: {problem}")
     try:
         asyncio.run(create_app(host, port, nick, settings=ConnectionSettings(tls=args.tls),
-                               history_path=default_history_path()).run_async())
+                               history_path=default_history_path(),
+                               password=args.password).run_async())
     except (KeyboardInterrupt, EOFError):
         return 130
     return 0

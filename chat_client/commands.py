@@ -18,6 +18,12 @@ client only decides which of the parsed commands it answers itself.
   room. `/join` is noted so its window is shown once joined; `/rooms` so its reply is
   shown (the client also asks for it silently, for topics).
 - `/window N` (and Alt-1..9) shows window N: the client's own.
+- `/pass SECRET` gives the server's password through the connection, which joins once it
+  is taken; `/pass` and `/oper` lines never go into the input history.
+- Operators' commands go to the server as typed (`/kick`, `/readonly` and `/slow` act on
+  the window's room, so they go with `/in ROOM` like text); Tab completes their names,
+  the nickname after `/op`, `/deop`, `/kick`, `/ban`, `/mute`, `/unmute`, and `on|off`
+  after `/readonly`.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from protocol import (
     ShowStats, ShowTopic, StartMachineMode, UnknownCommand, Who, commands_of, nick_problem,
     parse_command, room_name,
 )
-from protocol.commands import Kick, SetReadOnly, SetSlow
+from protocol.commands import GivePassword, Kick, SetReadOnly, SetSlow
 
 SPOKEN_VERSION = 2
 """The protocol version this client speaks: its help and Tab offer that version's commands."""
@@ -54,8 +60,15 @@ HIDDEN_SERVER_COMMANDS = frozenset({"hello"})
 STATS_SWITCHES = ("on", "off")
 """What `/stats` takes: turn the status bar's live count on or off."""
 
-COMMAND_ARGUMENTS: dict[str, tuple[str, ...]] = {"/stats": STATS_SWITCHES}
+COMMAND_ARGUMENTS: dict[str, tuple[str, ...]] = {"/stats": STATS_SWITCHES,
+                                                 "/readonly": ("on", "off")}
 """Words Tab completes after a command: `/stats o<Tab>` gives `/stats on`."""
+
+NICK_COMMANDS = ("/op", "/deop", "/kick", "/ban", "/mute", "/unmute")
+"""Operators' commands whose first word is a nickname: Tab offers the room's people."""
+
+SECRET_COMMANDS = frozenset({"pass", "oper"})
+"""Commands whose argument is a secret: such a line is never kept in the input history."""
 
 ROOM_COMMANDS = ("/join", "/part", "/in", "/history", "/who")
 """Commands whose first word is a room: Tab offers room names after them."""
@@ -119,6 +132,9 @@ class InputActions(Protocol):
     def show_window(self, number: int) -> None:
         """Show window `number` (from 1)."""
 
+    def give_password(self, secret: str) -> None:
+        """Give the server its password (`/pass SECRET`), and join if not in yet."""
+
 
 def handle_typed_text(text: str, actions: InputActions) -> None:
     """Act on text the user entered: one line, or several pasted at once, in order."""
@@ -157,6 +173,8 @@ def handle_line(line: str, actions: InputActions) -> None:
             actions.join_room(room_name(room), line)
         case ListRooms():
             actions.list_rooms()
+        case GivePassword(secret):
+            actions.give_password(secret)
         case (Say() | Me() | ShowTopic() | SetTopic() | Who(None) | Kick() | SetReadOnly()
               | SetSlow() | UnknownCommand()):
             actions.send_in_room(line)
@@ -164,6 +182,11 @@ def handle_line(line: str, actions: InputActions) -> None:
             actions.send_in_room(line)  # `/part` or `/part REASON`: this window's room
         case _:
             actions.send_line(line)
+
+
+def is_secret(line: str) -> bool:
+    """True for `/pass SECRET` and `/oper TOKEN`: lines kept out of the input history."""
+    return _client_command(line)[0] in SECRET_COMMANDS
 
 
 def _client_command(line: str) -> tuple[str, str]:

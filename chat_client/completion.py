@@ -6,6 +6,9 @@
     hi bo<Tab>    -> hi bob                    (a nickname anywhere else)
     /msg <Tab>    -> /msg carol                (the latest private correspondent first)
     /join g<Tab>  -> /join #games              (a room: yours first, then from /rooms)
+    /mute b<Tab>  -> /mute bob                 (an operator's command: the room's people
+                                                first, then those of your other rooms)
+    /readonly <Tab> -> /readonly on, then off
     see #g<Tab>   -> see #games                (a word starting with # is a room)
 
 Matching ignores case the way nicknames do (`protocol.nick_key`).
@@ -40,15 +43,20 @@ class ChatCompleter(Completer):
     offered for the word right after it. `get_correspondents` gives the people you last
     exchanged private messages with, the latest first: after `/msg ` they come first.
     `get_rooms` gives the room names to offer after one of `room_commands` and for a word
-    that starts with `#`.
+    that starts with `#`. After one of `nick_commands` (an operator's `/mute`), the people
+    of the room come first, then `get_everyone`'s (the people of your other rooms).
     """
 
     def __init__(self, get_users: Callable[[], Sequence[str]], commands: Iterable[str],
                  arguments: Mapping[str, Sequence[str]] | None = None,
                  get_correspondents: Callable[[], Sequence[str]] = tuple,
                  get_rooms: Callable[[], Sequence[str]] = tuple,
-                 room_commands: Iterable[str] = ()) -> None:
+                 room_commands: Iterable[str] = (),
+                 nick_commands: Iterable[str] = (),
+                 get_everyone: Callable[[], Sequence[str]] = tuple) -> None:
         self._get_users = get_users
+        self._nick_commands = {command.lower() for command in nick_commands}
+        self._get_everyone = get_everyone
         self._get_rooms = get_rooms
         self._room_commands = {command.lower() for command in room_commands}
         self._commands = sorted(commands)
@@ -72,10 +80,22 @@ class ChatCompleter(Completer):
             yield from _matching(word, self._arguments[before[0].lower()], suffix="")
         elif len(before) == 1 and before[0].lower() == PRIVATE_MESSAGE_COMMAND:
             yield from _matching(word, self._correspondents_first(), suffix="")
+        elif len(before) == 1 and before[0].lower() in self._nick_commands:
+            yield from _matching(word, self._room_first(), suffix="")
         else:
             suffix = ADDRESS_SUFFIX if starts_line else ""
             yield from _matching(word, self._get_users(), suffix=suffix)
 
+
+    def _room_first(self) -> list[str]:
+        """The people in the room, then those of your other rooms, each once."""
+        people = list(self._get_users())
+        seen = {nick_key(nick) for nick in people}
+        for nick in self._get_everyone():
+            if nick_key(nick) not in seen:
+                seen.add(nick_key(nick))
+                people.append(nick)
+        return people
 
     def _correspondents_first(self) -> list[str]:
         """The people in the room, those you last wrote to or heard from privately first."""

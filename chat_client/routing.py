@@ -29,6 +29,7 @@ from protocol import (
 )
 
 from chat_client.catch_up import CATCH_UP_COUNT, OLDER_PAGE, HistoryBlock, catch_up_line
+from chat_client.standing import maybe_put_out, you_left
 from chat_client.state import ClientState
 from chat_client.view import Entry, EntryKind, render_event, render_notice, render_replayed
 from chat_client.windows import ChatWindow
@@ -132,14 +133,20 @@ class EventRouter:
 
     def _live(self, event: RoomEvent, window: ChatWindow) -> None:
         entry = render_event(event.event, self._state.nick, self._clock())
-        you_left = isinstance(event.event, Part) and self._is_me(event.event.nick)
+        own_part = event.event if isinstance(event.event, Part) and self._is_me(
+            event.event.nick) else None
         self._state.apply_event(event)
         if entry is None:
             window.note_id(event.id)
         self._add(replace(entry, room_id=event.id) if entry else None, window, live=True)
-        if you_left:
-            self._state.close_window(event.room)
-            self._notice(f"you left {event.room} ({event.event.reason})")  # type: ignore[union-attr]
+        if own_part is not None:
+            self._left(event.room, own_part.reason)
+
+    def _left(self, room: str, reason: str) -> None:
+        """You are out of `room`: its window closes; say why where you land (kicked too)."""
+        self._state.close_window(room)
+        kind = EntryKind.CLIENT if maybe_put_out(reason) is None else EntryKind.ERROR
+        self._notice(you_left(room, reason), kind)
 
     def _block_done(self) -> None:
         """A HISTORY block ended: note an older page's answer; ask for more missed lines."""

@@ -18,6 +18,11 @@ room, and the first room takes it over, so window 1 is the first room. `entries`
 the server calls current (CURRENT): plain text typed in another window goes with `/in`.
 
 Version 1 events carry no room: they go to the shown window.
+
+What operators did to you and your rooms (`muted`, each window's `modes`, who is an
+operator) follows the signals listed in `standing.py`. `spoken_in` is the room of the
+last line sent for a room, so an `ERROR READ_ONLY` or `SLOW_MODE` (which answers it, and
+names no room) marks the right window.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from protocol import (
-    Action, Event, Join, Message, NickChange, Part, PrivateMessage, RoomEvent, Topic, Users,
-    Welcome, nick_key, room_key,
+    Action, Error, ErrorCode, Event, Join, Message, NickChange, Notice, Part, PrivateMessage,
+    RoomEvent, Topic, Users, Welcome, nick_key, room_key,
 )
 
 from chat_client.figures import Figures
+from chat_client.standing import Change, RoomModes, read_notice
 from chat_client.view import Entry
 from chat_client.windows import SCROLLBACK_LIMIT, Activity, ChatWindow
 
@@ -80,6 +86,8 @@ class ClientState:
     last_private_sender: str | None = None
     server_current: str | None = None  # the server's current room (version 2)
     listed_rooms: list[str] = field(default_factory=list)  # from the last `/rooms` reply
+    muted: bool = False  # an operator muted you (see standing.py for when it ends)
+    spoken_in: str | None = None  # the room of the last line sent for a room
     windows: list[ChatWindow] = field(init=False)
     active: int = 0
 
@@ -131,6 +139,7 @@ class ClientState:
             return
         if len(self.windows) == 1:
             window.room, window.users, window.topic, window.topic_id = None, [], "", -1
+            window.operators, window.modes = set(), RoomModes()
             return
         index = self.windows.index(window)
         del self.windows[index]
@@ -192,6 +201,8 @@ class ClientState:
             window = self.window_for(event.room)
             if isinstance(event.event, Topic):
                 window.set_topic(event.event.text, event.id)
+            if isinstance(event.event, Notice):
+                self._follow_notice(window, event.event)
             event = event.event
         match event:
             case Welcome(nick):
@@ -207,6 +218,48 @@ class ClientState:
                 self._rename(old, new)
             case PrivateMessage(sender, recipient, _):
                 self._corresponded(sender, recipient)
+            case Message(nick, _) | Action(nick, _) | Topic(nick, _) if self._is_me(nick):
+                self.muted = False  # a line of yours went through: no mute (any more)
+            case Error(code, _):
+                self._refused(code)
+
+    # What operators did (the signals: standing.py)
+
+    @property
+    def is_operator(self) -> bool:
+        """True if a room you are in lists you as an operator."""
+        return any(nick_key(self.nick) in window.operators for window in self.windows)
+
+    def _follow_notice(self, window: ChatWindow, notice: Notice) -> None:
+        """A live NOTICE: a mute of yours, an operator more or less, or the room's modes."""
+        change = read_notice(notice.nick, notice.text)
+        if change is None:
+            return
+        if change.change in (Change.MUTED, Change.UNMUTED):
+            if self._is_me(change.nick):
+                self.muted = change.change is Change.MUTED
+        elif change.change is Change.OPERATOR:
+            window.operators.add(nick_key(change.nick))
+        elif change.change is Change.NOT_OPERATOR:
+            window.operators.discard(nick_key(change.nick))
+        else:
+            window.modes.apply(change)
+
+    def _refused(self, code: str) -> None:
+        """An error: MUTED marks you muted; READ_ONLY and SLOW_MODE the room you spoke in."""
+        if code == ErrorCode.MUTED:
+            self.muted = True
+            return
+        window = self.window_of(self.spoken_in) if self.spoken_in is not None else None
+        if window is None:
+            return
+        if code == ErrorCode.READ_ONLY:
+            window.modes.read_only = True
+        elif code == ErrorCode.SLOW_MODE:
+            window.modes.slow = True
+
+    def _is_me(self, nick: str) -> bool:
+        return bool(self.nick) and nick_key(nick) == nick_key(self.nick)
 
     def _rename(self, old: str, new: str) -> None:
         self.ignored = _renamed(self.ignored, old, new)  # the person stays ignored
@@ -260,6 +313,7 @@ class ClientState:
         self.connection = connection
         self.connection_detail = detail
         if not connection.is_up:
+            self.muted = False  # a mute belongs to a connection
             for window in self.windows:
                 window.users, window.operators = [], set()
             self.live_figures = None  # (server_current stays: a reconnect makes it current again)

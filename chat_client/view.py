@@ -4,6 +4,7 @@
     14:02  * alice waves                  14:02 <-- carol left (quit)
     14:02 *bob* psst (to you)             14:02 --- bob is now known as robert
     14:02 -> *bob* psst (from you)        14:02 -!- a notice from the server
+    14:02 -!- teacher made the room read-only: ...   (an operator's NOTICE, its own colour)
     Nov 30 09:15 | <bob> replayed         Nov 30 09:16 ! <bob> missed while away
 
 Rules it keeps:
@@ -31,7 +32,7 @@ from enum import Enum
 from prompt_toolkit.styles import Style
 
 from protocol import (
-    Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Part, Pong,
+    Action, Bye, Error, Event, Hello, Info, Join, Message, NickChange, Notice, Part, Pong,
     PrivateMessage, RoomListing, Stats, Topic, Users, Welcome, event_line, nick_key,
     sanitize,
 )
@@ -67,6 +68,8 @@ STYLE = Style.from_dict({
     "info": "ansibrightblack",
     "error": "ansired bold",
     "client": "ansiyellow",
+    "notice": "ansibrightmagenta",
+    "notice.operator": "ansibrightmagenta bold",
     "stats.heading": "bold",
     "stats.label": "",
     "stats.value": "bold",
@@ -77,6 +80,7 @@ STYLE = Style.from_dict({
     "status.trouble": "reverse ansired",
     "status.unread": "reverse bold ansiyellow",
     "status.live": "reverse ansicyan",
+    "status.moderated": "reverse bold ansibrightmagenta",
     "prompt": "bold",
     "topic": "ansicyan",
     "replayed": "ansibrightblack",
@@ -105,10 +109,15 @@ class EntryKind(Enum):
     CLIENT = "client"  # something the client itself says: connection state, help
     STATS = "stats"  # the server's figures, as a panel of several lines
     TOPIC = "topic"  # someone set a room's topic
+    NOTICE = "notice"  # an operator did something the room sees (NOTICE)
 
 
 CONVERSATION = frozenset({EntryKind.MESSAGE, EntryKind.ACTION, EntryKind.PRIVATE})
-"""The kinds that count as unread while the user has scrolled up."""
+"""The kinds that people say."""
+
+ACTIVITY = CONVERSATION | {EntryKind.NOTICE}
+"""The kinds that count as unread below the view, and as activity in another window:
+what people say, and what operators do to the room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +227,9 @@ def _render(event: Event, own_nick: str) -> _Rendered | None:
         case Topic(nick, text):
             return EntryKind.TOPIC, ((f"fg:{nick_colour(nick)}", f"-!- {clean(nick)}"),
                                      ("class:topic", f" set the topic: {clean(text)}")), False
+        case Notice(nick, text):
+            return EntryKind.NOTICE, _notice(nick, text), \
+                not _is_me(nick, own_nick) and mentions(text, own_nick)
     notice = _notice_text(event)
     if notice is None:
         if not isinstance(event, Event):
@@ -299,6 +311,12 @@ def _private(sender: str, recipient: str, text: str, own_nick: str) -> _Rendered
             ("", clean(text)))
     # A private message is always meant for you: it rings like a mention.
     return EntryKind.PRIVATE, body, not _is_me(sender, own_nick)
+
+
+def _notice(operator: str, text: str) -> Fragments:
+    """`-!- teacher muted bob for 5 minutes`, in the notices' own colour."""
+    return (("class:notice", "-!- "), ("class:notice.operator", clean(operator)),
+            ("class:notice", f" {clean(text)}"))
 
 
 def _room(style: str, arrow: str, nick: str, what: str) -> Fragments:

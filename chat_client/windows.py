@@ -12,7 +12,9 @@ Rules a window keeps:
   below the view. At 0 the pane follows new lines; above 0 it stays where the user put it
   and new conversation lines below the view are counted as `unread`.
 - `activity` is what the status bar's `[Act: ...]` says about a window the user is not
-  looking at: nothing, new lines, or a line that mentions you.
+  looking at: nothing, new lines (conversation, or an operator's notice), or a line that
+  mentions you.
+- `modes` are the room's read-only and slow modes as the client knows them (`standing.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from enum import IntEnum
 
 from protocol import nick_key, room_key
 
-from chat_client.view import CONVERSATION, Entry
+from chat_client.standing import RoomModes
+from chat_client.view import ACTIVITY, Entry
 
 SCROLLBACK_LIMIT = 5000
 """Entries kept per window; older ones are forgotten, so memory and redraws stay bounded."""
@@ -54,6 +57,7 @@ class ChatWindow:
     missed_after: int | None = None  # at a reconnect: ids above this were missed
     loading_older: bool = False  # a `/history ... before` is out for this window
     history_exhausted: bool = False  # the server has nothing older
+    modes: RoomModes = field(default_factory=RoomModes)  # read-only, slow
     entries: deque[Entry] = field(init=False)
     _ids: set[int] = field(init=False, default_factory=set)
 
@@ -105,9 +109,9 @@ class ChatWindow:
         self.entries.insert(index, entry)
         if below_view and not self.following:  # the view stays still; one more below it
             self.scroll_offset = min(self.scroll_offset + 1, len(self.entries) - 1)
-            if entry.kind in CONVERSATION:
+            if entry.kind in ACTIVITY:
                 self.unread += 1
-        if not shown and entry.kind in CONVERSATION:
+        if not shown and entry.kind in ACTIVITY:
             level = Activity.MENTION if entry.mentions_me else Activity.MESSAGES
             self.activity = max(self.activity, level)
 

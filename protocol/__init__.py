@@ -7,6 +7,7 @@ sockets or clocks, so the server, the client and the tests all drive the same co
 - `sanitize`:  text -> text that cannot drive a terminal
 - `nicknames`: what a nickname may be, and when two are the same
 - `rooms`:     what makes a valid room name, and when two are the same
+- `command_types`: the command values
 - `commands`:  a typed line -> a command value; the table of commands
 - `events`:    what the server says, as typed values
 - `wire`:      events <-> machine lines (version 1 and version 2)

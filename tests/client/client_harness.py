@@ -179,15 +179,17 @@ def in_thread(function: Callable[..., T], *args: object) -> Awaitable[T]:
 async def running_client(port: int, nick: str, *, host: str = "127.0.0.1",
                          settings: ConnectionSettings = FAST,
                          output: RecordingOutput | None = None,
-                         history_path: Path | None = None) -> AsyncIterator[RunningClient]:
+                         history_path: Path | None = None,
+                         password: str | None = None) -> AsyncIterator[RunningClient]:
     """Run the real application against `host:port`; it is ended (quietly) on the way out.
 
-    `history_path` keeps the input history in that file (default: for this run only).
+    `history_path` keeps the input history in that file (default: for this run only);
+    `password` is the server's, as `--password` gives it.
     """
     with create_pipe_input() as keyboard:
         output = output or RecordingOutput()
         client = create_app(host, port, nick, input=keyboard, output=output, settings=settings,
-                            history_path=history_path)
+                            history_path=history_path, password=password)
         task = asyncio.create_task(client.run_async())
         running = RunningClient(client, keyboard, output, task)
         try:
