@@ -295,7 +295,7 @@ class Directory:
         del self._by_nick[nick_key(old)]
         self._by_nick[nick_key(name)] = member
         member.nick = name
-        activity.info("%s is now %s", old, name)
+        activity.info("%s is now %s (%s)", old, name, member.address)
         for room in member.rooms:
             self.to_room(room, NickChange(old, name))
         if not member.rooms:
@@ -304,7 +304,7 @@ class Directory:
     def _leave_server(self, member: Member, reason: str) -> None:
         member.stop_reading()
         if self.is_joined(member):
-            activity.info("%s left (%s)", member.nick, reason)
+            activity.info("%s left from %s (%s)", member.nick, member.address, reason)
         member.current = None  # leaving them all: no CURRENT for a room it leaves next
         for room in list(member.rooms):
             self.leave_room(member, room, reason)
