@@ -117,7 +117,7 @@ class ChatClient:
         # Wrapped, never scrolled sideways: a sideways scroll outlived the long line that
         # caused it and kept the prompt out of view.
         self.input_window = Window(BufferControl(self.input_buffer,
-                                                 input_processors=[prompt, hidden]),
+                                                 input_processors=[hidden, prompt]),
                                    height=Dimension(min=1, max=MAX_INPUT_ROWS),
                                    wrap_lines=True, dont_extend_height=True)
         nicklist = ConditionalContainer(

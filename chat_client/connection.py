@@ -393,7 +393,7 @@ class Connection:
 
     async def _wait_after_refusal(self, reason: str, delay: float) -> None:
         """Say once why the server turned us away, then count down to the next try."""
-        told = self._refusal_text or reason
+        told = self._refusal_text or refusal_phrase(reason)  # `banned`: "you are banned"
         if told != self._last_refusal:
             self._last_refusal = told
             self._listener.notice(f"the server turned you away: {told}; trying again in "
