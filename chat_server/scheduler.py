@@ -13,8 +13,10 @@ The bookkeeping is kept apart from the loop itself:
 - `Parking` (parking.py): tasks waiting for plain code to wake them (a queue got work).
 
 Anyone may watch the loop work: an `observer` (see `SchedulerObserver`) is told at named
-points what the scheduler decides. `--trace` attaches one that narrates (trace.py); with
-none attached, each point costs one `is None` check.
+points what the scheduler decides. `--trace` attaches one that narrates (trace.py),
+`--trace-file` one that writes a timeline (trace_file.py), the /scheduler page one that
+records while someone watches (live_view.py); several at once share the slot through
+`observers.py`. With none attached, each point costs one `is None` check.
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ class SchedulerObserver(Protocol):
 
     def selected(self, ready: int) -> None:
         """The operating system said `ready` sockets are ready."""
+
+    def moved(self, task: Task, verb: str, count: int) -> None:
+        """`task` moved `count` bytes through its socket: `verb` is "recv" or "send".
+
+        Told by the tasks themselves (through `Scheduler.moved`), not by the loop: only
+        the task knows what a `recv` or `send` call returned.
+        """
 
 
 class Scheduler:
@@ -189,6 +198,15 @@ class Scheduler:
             task.generator.close()
         except Exception:
             log.exception("task %s failed while being cancelled", task.name)
+
+    def moved(self, verb: str, count: int) -> None:
+        """The running task's `recv` or `send` moved `count` bytes: tell the observer.
+
+        Tasks call this after each call; with nobody watching it is one `is None` check.
+        """
+        observer = self.observer
+        if observer is not None and self.current is not None:
+            observer.moved(self.current, verb, count)
 
     def release(self, sock: socket.socket) -> None:
         """Forget `sock` before it is closed (a closed socket cannot be unregistered)."""

@@ -221,10 +221,11 @@ class ChatServer:
         activity.info("connection from %s", name)
         spawn = self.scheduler.spawn
         if tls is None:
-            session.reader = spawn(client_reader(self.directory, session, self.scheduler.clock),
-                                   name=session.task_name("reader"))
-            session.writer = spawn(client_writer(self.directory, session, self.close_session),
-                                   name=session.task_name("writer"))
+            moved = self.scheduler.moved  # what each recv and send moved, for observers
+            session.reader = spawn(client_reader(self.directory, session, self.scheduler.clock,
+                                                 moved), name=session.task_name("reader"))
+            session.writer = spawn(client_writer(self.directory, session, self.close_session,
+                                                 moved), name=session.task_name("writer"))
         else:
             assert self.config.tls is not None
             start_tls_tasks(spawn, self.directory, session, self.scheduler.clock,

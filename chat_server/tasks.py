@@ -45,6 +45,13 @@ ACCEPTS_PER_WAKE = 1024  # a burst of joiners is taken in one go, before the ker
                          # accept queue overflows (it then drops SYNs and resets clients)
 ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
+Moved = Callable[[str, int], None]
+"""Told what each `recv` or `send` moved ("recv"/"send", bytes): `Scheduler.moved`."""
+
+
+def _nobody_watches(verb: str, count: int) -> None:
+    """The default `Moved`: a task run without a scheduler's observer to tell."""
+
 
 def accept_connections(
     listener: socket.socket, open_session: Callable[[socket.socket, tuple], None]
@@ -75,7 +82,8 @@ def accept_connections(
 
 
 def client_reader(
-    directory: Directory, session: Session, clock: Callable[[], float]
+    directory: Directory, session: Session, clock: Callable[[], float],
+    moved: Moved = _nobody_watches,
 ) -> TaskGenerator:
     """Read the client's bytes into its protocol object and hand each command it makes
     to the directory.
@@ -84,14 +92,14 @@ def client_reader(
     was still reading tells the directory the connection is lost: nobody stays as a ghost.
     """
     try:
-        yield from _read_until_the_end(directory, session, clock)
+        yield from _read_until_the_end(directory, session, clock, moved)
     finally:
         if session.reading:
             directory.connection_lost(session)
 
 
 def _read_until_the_end(
-    directory: Directory, session: Session, clock: Callable[[], float]
+    directory: Directory, session: Session, clock: Callable[[], float], moved: Moved
 ) -> TaskGenerator:
     sock, connection = session.sock, session.connection
     while session.reading:
@@ -102,6 +110,7 @@ def _read_until_the_end(
             continue
         except OSError:  # reset by the peer, or worse: the connection is gone either way
             return
+        moved("recv", count)
         if not count:
             return
         connection.receive_data(bytes(_RECEIVED[:count]))
@@ -162,7 +171,8 @@ def _let_the_replies_go_out(session: Session) -> TaskGenerator:
 
 
 def client_writer(
-    directory: Directory, session: Session, close_session: Callable[[Session], None]
+    directory: Directory, session: Session, close_session: Callable[[Session], None],
+    moved: Moved = _nobody_watches,
 ) -> TaskGenerator:
     """Send the client's outbox as it fills; once it is finished, close politely."""
     sock = session.sock
@@ -170,7 +180,7 @@ def client_writer(
     try:
         while outbox or not outbox.finished:
             if outbox:
-                yield from _send_everything_queued(directory, session)
+                yield from _send_everything_queued(directory, session, moved)
             else:
                 yield park(outbox.has_data)
         # All sent. Stop reading, then close politely.
@@ -193,7 +203,8 @@ def close_politely(sock: socket.socket) -> TaskGenerator:
             break
 
 
-def _send_everything_queued(directory: Directory, session: Session) -> TaskGenerator:
+def _send_everything_queued(directory: Directory, session: Session,
+                            moved: Moved = _nobody_watches) -> TaskGenerator:
     """Send all that is queued now, in as few send() calls as the kernel allows."""
     sock, outbox = session.sock, session.outbox
     data = memoryview(outbox.take())
@@ -202,6 +213,7 @@ def _send_everything_queued(directory: Directory, session: Session) -> TaskGener
             sent = sock.send(data)
         except BlockingIOError:
             sent = 0
+        moved("send", sent)  # told even when the kernel took it all at once
         outbox.sent(sent)
         data = data[sent:]
         if data:  # the kernel's buffer is full: wait until it has room again

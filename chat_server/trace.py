@@ -2,7 +2,8 @@
 
 `chat-server --trace` attaches a `Tracer` to the scheduler as its observer. The scheduler
 tells its observer what it does at named points (spawned, running, stepped, woken,
-selected, ...; see `SchedulerObserver`), and the tracer prints a line for each. It only
+selected, moved, ...; see `SchedulerObserver`), and the tracer prints a line for each:
+`recv` and `send` lines say how many bytes each call moved (the tasks report them). It only
 watches, so behaviour is the same; with no observer the loop skips every point.
 
 A trace reads like this (`--trace-delay 0.5` slows it down enough to follow in class):
@@ -10,6 +11,7 @@ A trace reads like this (`--trace-delay 0.5` slows it down enough to follow in c
       3.141  select   1 socket ready after waiting 2.718s
       3.141  wake     reader(alice)       its socket has data
       3.141  run      reader(alice)
+      3.141  recv     reader(alice)       6 bytes
       3.141  wake     broadcaster         woken by other code (it was parked)
       3.141  wait     reader(alice)       recv: until its socket has data
       3.141  run      broadcaster
@@ -32,7 +34,13 @@ NAME_WIDTH = 20
 """Characters of a task's name shown in a trace line: the column the details follow."""
 
 _COLOURS = {"select": "33", "wake": "36", "run": "32", "wait": "35", "spawn": "34",
-            "done": "31", "cancel": "31"}  # ANSI: yellow, cyan, green, magenta, blue, red
+            "done": "31", "cancel": "31", "recv": "90",
+            "send": "90"}  # ANSI: yellow, cyan, green, magenta, blue, red, grey
+
+_NOTHING_MOVED = {
+    "recv": "0 bytes: the other side closed",
+    "send": "0 bytes: its socket is full",
+}
 
 _WHY_READY = {
     "recv": "its socket has data",
@@ -107,6 +115,10 @@ class Tracer:
             sockets = "1 socket" if ready == 1 else f"{ready} sockets"
             self._say("select", None, f"{sockets} ready after waiting {waited:.3f}s")
 
+    def moved(self, task: Task, verb: str, count: int) -> None:
+        # Shown even when the kernel took a send at once: no wait, but bytes went out.
+        self._say(verb, task, describe_moved(verb, count))
+
     # Printing
 
     def _say(self, verb: str, task: Task | None, detail: str = "") -> None:
@@ -146,6 +158,13 @@ class TracingScheduler(Scheduler):
     def stop_holding(self) -> None:
         """Print the trace held back so far (see `Tracer.stop_holding`)."""
         self.tracer.stop_holding()
+
+
+def describe_moved(verb: str, count: int) -> str:
+    """`16 bytes`, or what a `recv` or `send` that moved nothing means."""
+    if count == 0:
+        return _NOTHING_MOVED[verb]
+    return "1 byte" if count == 1 else f"{count} bytes"
 
 
 def _fit(name: str) -> str:

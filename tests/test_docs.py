@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from chat_server.cli import build_parser
-from chat_server.trace import _COLOURS, _WAITING_FOR, _WHY_READY
+from chat_server.trace import _COLOURS, _WAITING_FOR, _WHY_READY, describe_moved
 from chat_testing import LineClient, close_all, machine_client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,7 +279,7 @@ def test_trace_excerpts_use_the_tracers_own_words() -> None:
     lines = list(_trace_lines(HOW_IT_WORKS.read_text(encoding="utf-8")))
     assert len(lines) >= 20, "the trace excerpts were not found"
     for line, verb, task, detail in lines:
-        assert verb in {"spawn", "run", "wait", "wake", "select", "done"}, line
+        assert verb in {"spawn", "run", "wait", "wake", "select", "done", "recv", "send"}, line
         if verb == "select":
             assert re.fullmatch(r"\d+ sockets? ready after waiting \d+\.\d{3}s", detail), line
             continue
@@ -292,6 +292,8 @@ def test_trace_excerpts_use_the_tracers_own_words() -> None:
             assert template and re.fullmatch(pattern, detail), line
         elif verb == "done":
             assert detail == "finished", line
+        elif verb in ("recv", "send"):
+            assert detail == describe_moved(verb, int(detail.split()[0])), line
 
 
 def test_the_trace_words_table_explains_every_word_the_tracer_prints() -> None:
@@ -342,7 +344,7 @@ def test_the_traces_in_the_document_are_what_the_server_does_today(tmp_path: Pat
         process = subprocess.Popen(
             [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
              "--name", "lab", "--trace", "--store", str(tmp_path / "history.sqlite3"),
-             "--web-port", "off"],  # the document follows the line protocol's tasks only
+             "--web-port", "off", "--irc-port", "off"],  # the line protocol's tasks only
             stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:
             port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
