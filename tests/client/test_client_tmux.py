@@ -238,3 +238,28 @@ def test_a_restarted_server_finds_the_client_back_in_its_rooms(
         assert "2:#games" in tmux.screen("alice") and "Traceback" not in screen
     finally:
         close_all([bob])
+
+
+def test_a_student_sees_being_muted_and_a_read_only_room_in_a_real_terminal(
+        server_factory: Callable[..., ServerProcess], tmux: Tmux) -> None:
+    server = server_factory("--flood", "off", "--oper-password", "sesame-42")
+    teacher = v2_client(server.port, "teacher")
+    try:
+        teacher.send_line("/oper sesame-42")
+        teacher.read_until("INFO you are now an operator")
+        tmux.start_client("alice", server.port, "student")
+        tmux.wait_for("alice", lambda s: "student | 1:#lobby | 2 users" in s, "student in")
+        teacher.send_line("/mute student")
+        screen = tmux.wait_for("alice", lambda s: "| muted" in s, "muted in the status bar")
+        assert "-!- teacher muted student until lifted" in screen
+        tmux.type("alice", "can I talk?")
+        tmux.wait_for("alice", lambda s: "you are muted until an operator unmutes you" in s,
+                      "the refusal")
+        teacher.send_line("/unmute student", "/readonly on")
+        screen = tmux.wait_for("alice", lambda s: "| read-only" in s and "| muted" not in s,
+                               "read-only, no longer muted")
+        assert "-!- teacher made the room read-only: only operators may speak" in screen
+        tmux.type("alice", "/quit")
+        assert tmux.wait_for_exit("alice") == "0"
+    finally:
+        close_all([teacher])
