@@ -30,6 +30,17 @@
  * With -S LINES, one more client (the seeder) first says LINES lines in the default room,
  * so that joiners have history to be replayed.
  *
+ * Other ways in (the same checks, the same results):
+ *   -e      TLS (OpenSSL, built with -DLOADGEN_TLS): non-blocking SSL_read/SSL_write in the
+ *           same epoll loop; SSL_ERROR_WANT_READ/WRITE say which readiness to wait for,
+ *           whatever the call. The certificate is not checked: the server is our own.
+ *   -d ws   WebSocket: `GET /chat` upgrade (a fixed Sec-WebSocket-Key), then each line is
+ *           one masked text frame; each unmasked text frame from the server is one line.
+ *   -d irc  IRC: CAP REQ echo-message (a sender must hear its own lines), NICK, USER,
+ *           JOIN #lobby, then PRIVMSG #lobby :TEXT. The server's IRC lines are read as
+ *           the line protocol's (`:cN!u@h PRIVMSG #lobby :TEXT` is `MSG cN TEXT`), so every
+ *           check below holds unchanged.
+ *
  * Results: one JSON object on standard output; progress and failures on standard error.
  */
 #define _GNU_SOURCE
@@ -49,6 +60,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef LOADGEN_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define NS_PER_S 1000000000ULL
 #define READ_CHUNK (256 * 1024)     /* one read() per readiness event, at most this */
@@ -58,6 +73,8 @@
 #define DEFAULT_ROOM "#lobby"       /* the server's default room (the runner keeps its --room) */
 #define LOBBY (-1)                  /* room_slot(): the default room, when clients leave it */
 #define NO_ROOM (-2)                /* room_slot(): a room this run knows nothing of */
+#define TLS_RECORD 16384            /* the most plaintext one TLS record carries */
+#define MAX_LINE 4096               /* a line we say, or an IRC line read as ours */
 
 /* ---------------------------------------------------------------- time and the server */
 
@@ -210,7 +227,10 @@ static uint64_t hist_percentile(const struct histogram *h, double pct)
 
 /* ---------------------------------------------------------------- state */
 
-enum conn_state { UNOPENED, CONNECTING, JOINING, JOINED, CLOSED };
+/* HANDSHAKING: TLS; UPGRADING: waiting for the WebSocket's `101 Switching Protocols`. */
+enum conn_state { UNOPENED, CONNECTING, HANDSHAKING, UPGRADING, JOINING, JOINED, CLOSED };
+
+enum dialect { LINES, WEBSOCKET, IRC };  /* how the chat's lines travel (-d) */
 
 struct conn {
     int fd;
@@ -230,6 +250,10 @@ struct conn {
     size_t partial_len;
     char *pending;             /* output the kernel did not take yet */
     size_t pending_len;
+#ifdef LOADGEN_TLS
+    SSL *ssl;                  /* with -e: the connection's TLS, over fd */
+#endif
+    bool read_wants_out;       /* TLS: a read must wait until the socket is writable */
 };
 
 struct options {
@@ -242,6 +266,8 @@ struct options {
     int rooms;                 /* v2: spread clients over this many rooms (0: the default) */
     int seed;                  /* lines the seeder says before the clients join */
     int replay;                /* lines every joiner's replay must hold (-1: not checked) */
+    bool tls;                  /* -e: over TLS */
+    enum dialect dialect;      /* -d: lines (default), ws or irc */
 };
 
 struct bench {
@@ -262,6 +288,9 @@ struct bench {
     uint64_t stall_cut_ns;     /* when the others learned the stalled one is gone */
     uint64_t stall_parts_seen;
     struct histogram latency;
+#ifdef LOADGEN_TLS
+    SSL_CTX *tls;              /* with -e: one client context for every connection */
+#endif
     char failure[512];
     char padding[4096];
 };
@@ -298,32 +327,137 @@ static void watch(struct bench *b, struct conn *c, int op, uint32_t events)
         fail(b, "epoll_ctl: %s", strerror(errno));
 }
 
+/* Watch for what the connection waits for now: input (unless it is the stalled one in
+ * the room), and output while it owes bytes or its TLS must write before it can read. */
+static void rewatch(struct bench *b, struct conn *c)
+{
+    uint32_t events = c->stalled && c->state == JOINED ? 0 : EPOLLIN;
+    if (c->pending_len || c->read_wants_out)
+        events |= EPOLLOUT;
+    watch(b, c, EPOLL_CTL_MOD, events);
+}
+
 static void close_conn(struct bench *b, struct conn *c)
 {
     if (c->state == UNOPENED || c->state == CLOSED)
         return;
     epoll_ctl(b->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+#ifdef LOADGEN_TLS
+    SSL_free(c->ssl);  /* no close_notify: the run is over, or it failed */
+    c->ssl = NULL;
+#endif
     close(c->fd);
     c->state = CLOSED;
+}
+
+static bool is_tls(const struct conn *c)
+{
+#ifdef LOADGEN_TLS
+    return c->ssl != NULL;
+#else
+    (void)c;
+    return false;
+#endif
+}
+
+#ifdef LOADGEN_TLS
+/*
+ * After a TLS call returned 0: true if it must only wait, for readable (WANT_READ) or
+ * writable (WANT_WRITE), whatever the call was; otherwise the connection failed or ended
+ * and *why says how. A read that must write is remembered, so that EPOLLOUT is watched.
+ */
+static bool tls_must_wait(struct conn *c, bool reading, const char **why)
+{
+    int error = SSL_get_error(c->ssl, 0);
+    if (error == SSL_ERROR_WANT_READ)
+        return true;
+    if (error == SSL_ERROR_WANT_WRITE) {
+        if (reading)
+            c->read_wants_out = true;
+        return true;
+    }
+    static char reason[160];
+    unsigned long code = ERR_get_error();
+    if (error == SSL_ERROR_ZERO_RETURN)
+        *why = "the server closed the TLS connection";
+    else if (code)
+        *why = ERR_error_string(code, reason);
+    else
+        *why = errno ? strerror(errno) : "the server closed the connection";
+    ERR_clear_error();
+    return false;
+}
+#endif
+
+/* Send what the socket (or TLS) takes now: the count, 0 if it must wait, -1 if it failed. */
+static ssize_t io_send(struct bench *b, struct conn *c, const char *data, size_t len)
+{
+    const char *why = NULL;
+#ifdef LOADGEN_TLS
+    if (c->ssl) {
+        size_t n = 0;
+        if (SSL_write_ex(c->ssl, data, len, &n))
+            return (ssize_t)n;
+        if (tls_must_wait(c, false, &why))
+            return 0;
+    }
+#endif
+    if (!why) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+            return n < 0 ? 0 : n;
+        why = strerror(errno);
+    }
+    fail(b, "c%d: send: %s", c->index, why);
+    return -1;
+}
+
+/*
+ * Read what has come, up to `room` bytes: the count, 0 if nothing yet, -1 if the
+ * connection ended (*why says how). Over TLS, every SSL_read is given room for a whole
+ * record, so no decrypted bytes are left hidden in the SSL object (SSL_pending) where
+ * epoll cannot see them; what is still in the socket wakes us again (level-triggered).
+ */
+static ssize_t io_recv(struct conn *c, char *buf, size_t room, const char **why)
+{
+#ifdef LOADGEN_TLS
+    if (c->ssl) {
+        size_t got = 0, n;
+        c->read_wants_out = false;
+        while (got + TLS_RECORD <= room) {
+            if (SSL_read_ex(c->ssl, buf + got, room - got, &n)) {
+                got += n;
+            } else if (tls_must_wait(c, true, why)) {
+                break;
+            } else {
+                return got ? (ssize_t)got : -1;  /* the end comes again on the next read */
+            }
+        }
+        return (ssize_t)got;
+    }
+#endif
+    ssize_t n = recv(c->fd, buf, room, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n <= 0)
+        *why = n < 0 ? strerror(errno) : "the server closed the connection";
+    return n <= 0 ? -1 : n;
 }
 
 /* Write now what the kernel takes; keep the rest and wait for EPOLLOUT. */
 static void conn_send(struct bench *b, struct conn *c, const char *data, size_t len)
 {
     if (c->pending_len == 0) {
-        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            fail(b, "c%d: send: %s", c->index, strerror(errno));
+        ssize_t n = io_send(b, c, data, len);
+        if (n < 0)
             return;
-        }
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-        }
+        data += n;
+        len -= (size_t)n;
         if (len == 0)
             return;
         watch(b, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
     }
+    /* TLS retries a write with the same first bytes (moving buffer, partial writes on). */
     c->pending = realloc(c->pending, c->pending_len + len);
     memcpy(c->pending + c->pending_len, data, len);
     c->pending_len += len;
@@ -331,16 +465,13 @@ static void conn_send(struct bench *b, struct conn *c, const char *data, size_t 
 
 static void flush_pending(struct bench *b, struct conn *c)
 {
-    ssize_t n = send(c->fd, c->pending, c->pending_len, MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            fail(b, "c%d: send: %s", c->index, strerror(errno));
+    ssize_t n = io_send(b, c, c->pending, c->pending_len);
+    if (n <= 0)
         return;
-    }
     memmove(c->pending, c->pending + n, c->pending_len - (size_t)n);
     c->pending_len -= (size_t)n;
     if (c->pending_len == 0)
-        watch(b, c, EPOLL_CTL_MOD, c->stalled && c->state == JOINED ? 0 : EPOLLIN);
+        rewatch(b, c);
 }
 
 /* Start a non-blocking connect; the connection says hello once it is writable. */
@@ -370,6 +501,56 @@ static void open_conn(struct bench *b, struct conn *c)
         fail(b, "epoll_ctl: %s", strerror(errno));
 }
 
+/* The WebSocket's opening request: fixed key, no extensions, no subprotocol. */
+static const char WS_UPGRADE[] =
+    "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+static void say_hello(struct bench *b, struct conn *c);
+
+/* The transport is ready (TCP, or TLS after its handshake): upgrade, or say hello. */
+static void begin_chat(struct bench *b, struct conn *c)
+{
+    watch(b, c, EPOLL_CTL_MOD, EPOLLIN);
+    if (b->opt.dialect == WEBSOCKET) {
+        c->state = UPGRADING;
+        conn_send(b, c, WS_UPGRADE, sizeof WS_UPGRADE - 1);
+    } else {
+        c->state = JOINING;
+        say_hello(b, c);
+    }
+}
+
+#ifdef LOADGEN_TLS
+/* One step of the TLS handshake; it waits for whichever readiness OpenSSL asks for. */
+static void tls_handshake(struct bench *b, struct conn *c)
+{
+    if (SSL_do_handshake(c->ssl) == 1) {
+        begin_chat(b, c);
+        return;
+    }
+    const char *why = NULL;
+    if (!tls_must_wait(c, true, &why)) {
+        fail(b, "c%d: TLS handshake: %s", c->index, why);
+        return;
+    }
+    watch(b, c, EPOLL_CTL_MOD, c->read_wants_out ? EPOLLOUT : EPOLLIN);
+    c->read_wants_out = false;
+}
+
+static void start_tls(struct bench *b, struct conn *c)
+{
+    c->ssl = SSL_new(b->tls);
+    if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
+        fail(b, "c%d: SSL_new: %s", c->index, ERR_error_string(ERR_get_error(), NULL));
+        return;
+    }
+    SSL_set_connect_state(c->ssl);
+    c->state = HANDSHAKING;
+    tls_handshake(b, c);
+}
+#endif
+
 static void connected(struct bench *b, struct conn *c)
 {
     int error = 0;
@@ -379,24 +560,78 @@ static void connected(struct bench *b, struct conn *c)
         fail(b, "c%d: connect: %s", c->index, strerror(error));
         return;
     }
-    c->state = JOINING;
-    watch(b, c, EPOLL_CTL_MOD, EPOLLIN);
-    char hello[128];
-    int n = snprintf(hello, sizeof hello, "/hello bench %d\n/nick c%d\n", b->opt.version,
-                     c->index);
-    if (b->opt.rooms > 0 && !c->seeder)  /* to its own room, out of the default one */
-        n += snprintf(hello + n, sizeof hello - (size_t)n, "/join #r%d\n/part %s\n", c->room,
-                      DEFAULT_ROOM);
-    conn_send(b, c, hello, (size_t)n);
+#ifdef LOADGEN_TLS
+    if (b->opt.tls) {
+        start_tls(b, c);
+        return;
+    }
+#endif
+    begin_chat(b, c);
 }
 
 /* ---------------------------------------------------------------- saying things */
 
+static const unsigned char WS_MASK[4] = { 0x37, 0xfa, 0x21, 0x3d };  /* fixed: fine here */
+
+/* One line of text in the run's dialect at out: LF-ended, a masked WebSocket text frame,
+ * or an IRC line (CRLF). Returns the bytes written (at most n + 14). */
+static size_t put_line(const struct bench *b, char *out, const char *text, size_t n)
+{
+    if (b->opt.dialect != WEBSOCKET) {
+        memcpy(out, text, n);
+        if (b->opt.dialect == IRC)
+            out[n++] = '\r';
+        out[n] = '\n';
+        return n + 1;
+    }
+    unsigned char *p = (unsigned char *)out;
+    size_t head = 2;
+    p[0] = 0x81;  /* FIN, text */
+    if (n < 126) {
+        p[1] = (unsigned char)(0x80 | n);
+    } else {  /* our lines are under 64 KiB */
+        p[1] = 0x80 | 126;
+        p[2] = (unsigned char)(n >> 8);
+        p[3] = (unsigned char)n;
+        head = 4;
+    }
+    memcpy(p + head, WS_MASK, 4);
+    for (size_t i = 0; i < n; i++)
+        p[head + 4 + i] = (unsigned char)text[i] ^ WS_MASK[i & 3];
+    return head + 4 + n;
+}
+
+/* The lines that join: registration and JOIN for IRC, /hello and /nick otherwise. */
+static void say_hello(struct bench *b, struct conn *c)
+{
+    char text[4][64], out[512];
+    int lines = 0;
+    size_t len = 0;
+    if (b->opt.dialect == IRC) {
+        len = (size_t)snprintf(out, sizeof out, "CAP REQ :echo-message\r\nNICK c%d\r\n"
+                               "USER c%d 0 * :bench\r\nCAP END\r\nJOIN %s\r\n", c->index,
+                               c->index, DEFAULT_ROOM);
+        conn_send(b, c, out, len);
+        return;
+    }
+    snprintf(text[lines++], sizeof text[0], "/hello bench %d", b->opt.version);
+    snprintf(text[lines++], sizeof text[0], "/nick c%d", c->index);
+    if (b->opt.rooms > 0 && !c->seeder) {  /* to its own room, out of the default one */
+        snprintf(text[lines++], sizeof text[0], "/join #r%d", c->room);
+        snprintf(text[lines++], sizeof text[0], "/part %s", DEFAULT_ROOM);
+    }
+    for (int i = 0; i < lines; i++)
+        len += put_line(b, out + len, text[i], strlen(text[i]));
+    conn_send(b, c, out, len);
+}
+
 static void say_one(struct bench *b, struct conn *c, char *buf, size_t *len)
 {
-    *len += (size_t)sprintf(buf + *len, "%d %llu %llu%s\n", c->index,
-                            (unsigned long long)c->sent, (unsigned long long)now_ns(),
-                            b->padding);
+    char text[MAX_LINE];
+    int n = snprintf(text, sizeof text, "%s%d %llu %llu%s",
+                     b->opt.dialect == IRC ? "PRIVMSG " DEFAULT_ROOM " :" : "", c->index,
+                     (unsigned long long)c->sent, (unsigned long long)now_ns(), b->padding);
+    *len += put_line(b, buf + *len, text, (size_t)n);
     c->sent++;
     b->messages_sent++;
     b->deliveries_due += (uint64_t)b->room_size[c->room];
@@ -649,11 +884,59 @@ static void heard_by_seeder(struct bench *b, struct conn *c, const char *p, cons
     }
 }
 
+/*
+ * An IRC line read as the line protocol's, into out: `:cN!u@h PRIVMSG #lobby :TEXT` is
+ * `MSG cN TEXT`, JOIN is `JOIN cN`, PART and QUIT are `PART cN REASON`; ERROR and the
+ * numeric errors (400-599) are `ERROR ...`. Anything else (welcome numerics, NAMES,
+ * NOTICE, CAP) is 0: nothing to check. Returns the length of what was written.
+ */
+static size_t irc_as_line(const char *p, const char *end, char *out, size_t size)
+{
+    const char *nick = "", *nick_end = nick, *space;
+    if (p < end && *p == '@')  /* message tags: none asked for, skipped if sent */
+        p = (space = memchr(p, ' ', (size_t)(end - p))) ? space + 1 : end;
+    if (p < end && *p == ':') {  /* the source: nick!user@host, or the server's name */
+        nick = ++p;
+        p = (space = memchr(p, ' ', (size_t)(end - p))) ? space + 1 : end;
+        nick_end = memchr(nick, '!', (size_t)(p - nick));
+        nick_end = nick_end ? nick_end : (p > nick ? p - 1 : p);
+    }
+    const char *command = p;
+    p = (space = memchr(p, ' ', (size_t)(end - p))) ? space + 1 : end;
+    size_t command_len = (size_t)((space ? space : end) - command);
+    const char *text = memchr(p, ':', (size_t)(end - p));  /* the trailing parameter */
+    text = text ? text + 1 : end;
+    int nick_len = (int)(nick_end - nick), text_len = (int)(end - text);
+    const char *as = NULL;
+    if (command_len == 7 && memcmp(command, "PRIVMSG", 7) == 0)
+        as = "MSG";
+    else if (command_len == 4 && memcmp(command, "JOIN", 4) == 0)
+        return (size_t)snprintf(out, size, "JOIN %.*s", nick_len, nick);
+    else if ((command_len == 4 && memcmp(command, "PART", 4) == 0)
+             || (command_len == 4 && memcmp(command, "QUIT", 4) == 0))
+        as = "PART";
+    else if ((command_len == 5 && memcmp(command, "ERROR", 5) == 0)
+             || (command_len == 3 && (*command == '4' || *command == '5')))
+        return (size_t)snprintf(out, size, "ERROR %.*s", (int)(end - command), command);
+    if (!as)
+        return 0;
+    size_t n = (size_t)snprintf(out, size, "%s %.*s %.*s", as, nick_len, nick, text_len, text);
+    return n < size ? n : size - 1;
+}
+
 static void heard_line(struct bench *b, struct conn *c, const char *p, const char *end,
                        uint64_t now)
 {
     if (end > p && end[-1] == '\r')
         end--;
+    if (b->opt.dialect == IRC) {
+        static char line[MAX_LINE];
+        size_t n = irc_as_line(p, end, line, sizeof line);
+        if (n == 0)
+            return;
+        p = line;
+        end = line + n;
+    }
     if (c->replay_left > 0) {  /* the past, replayed on joining: not news */
         c->replay_left--;
         return;
@@ -683,16 +966,9 @@ static void heard_line(struct bench *b, struct conn *c, const char *p, const cha
         heard_part(b, c, p, end);
 }
 
-/* Hand every complete line in buf[0..len) to heard_line; keep the unfinished tail. */
-static void heard_bytes(struct bench *b, struct conn *c, char *buf, size_t len)
+/* Keep buf[p..end), the start of what has not fully come yet, for the next read. */
+static void keep_partial(struct bench *b, struct conn *c, const char *p, const char *end)
 {
-    uint64_t now = now_ns();  /* once per read: a line's latency ends when it arrives */
-    char *p = buf, *end = buf + len;
-    char *lf;
-    while (!failed(b) && (lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        heard_line(b, c, p, lf, now);
-        p = lf + 1;
-    }
     size_t rest = (size_t)(end - p);
     if (rest > MAX_PARTIAL) {
         fail(b, "c%d: a line longer than %d bytes", c->index, MAX_PARTIAL);
@@ -705,25 +981,124 @@ static void heard_bytes(struct bench *b, struct conn *c, char *buf, size_t len)
     c->partial_len = rest;
 }
 
+/* Hand every complete line in buf[0..len) to heard_line; keep the unfinished tail. */
+static void heard_bytes(struct bench *b, struct conn *c, char *buf, size_t len)
+{
+    uint64_t now = now_ns();  /* once per read: a line's latency ends when it arrives */
+    char *p = buf, *end = buf + len;
+    char *lf;
+    while (!failed(b) && (lf = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        heard_line(b, c, p, lf, now);
+        p = lf + 1;
+    }
+    keep_partial(b, c, p, end);
+}
+
+/*
+ * Hand the payload of every complete WebSocket frame in buf[0..len) to heard_line: the
+ * server sends each line as one unmasked text frame. Anything else (a masked or
+ * fragmented frame, a close, binary) fails the run: the server should never send it.
+ */
+static void heard_frames(struct bench *b, struct conn *c, char *buf, size_t len)
+{
+    uint64_t now = now_ns();
+    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    while (!failed(b) && end - p >= 2) {
+        uint64_t n = p[1] & 0x7f;
+        size_t head = 2;
+        if (n == 126 || n == 127) {
+            head = n == 126 ? 4 : 10;
+            if ((size_t)(end - p) < head)
+                break;
+            n = 0;
+            for (size_t i = 2; i < head; i++)
+                n = n << 8 | p[i];
+        }
+        if (p[0] != 0x81 || p[1] & 0x80 || n > MAX_PARTIAL) {
+            fail(b, "c%d: a WebSocket frame we did not expect: %02x %02x (length %llu)",
+                 c->index, p[0], p[1], (unsigned long long)n);
+            return;
+        }
+        if ((uint64_t)(end - p) - head < n)
+            break;
+        heard_line(b, c, (const char *)p + head, (const char *)p + head + n, now);
+        p += head + n;
+    }
+    keep_partial(b, c, (const char *)p, (const char *)end);
+}
+
+/* Until the blank line ending the server's answer to the upgrade: it must be a 101. */
+static void heard_upgrade(struct bench *b, struct conn *c, char *buf, size_t len)
+{
+    char *blank = memmem(buf, len, "\r\n\r\n", 4);
+    if (!blank) {
+        keep_partial(b, c, buf, buf + len);
+        return;
+    }
+    if (len < 13 || memcmp(buf, "HTTP/1.1 101 ", 13) != 0) {
+        char *eol = memchr(buf, '\r', len);
+        fail(b, "c%d: the WebSocket upgrade was refused: %.*s", c->index,
+             (int)(eol - buf), buf);
+        return;
+    }
+    c->state = JOINING;
+    say_hello(b, c);
+    char *rest = blank + 4;
+    heard_frames(b, c, rest, (size_t)(buf + len - rest));
+}
+
 static void readable(struct bench *b, struct conn *c)
 {
     static char buf[MAX_PARTIAL + READ_CHUNK];
+    const char *why = NULL;
+    bool wanted_out = c->read_wants_out;
     memcpy(buf, c->partial, c->partial_len);
-    ssize_t n = recv(c->fd, buf + c->partial_len, READ_CHUNK, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    ssize_t n = io_recv(c, buf + c->partial_len, READ_CHUNK, &why);
+    if (c->read_wants_out != wanted_out)
+        rewatch(b, c);
+    if (n == 0)
         return;
-    if (n <= 0) {
-        fail(b, "c%d: %s while %s", c->index,
-             n < 0 ? strerror(errno) : "the server closed the connection",
+    if (n < 0) {
+        fail(b, "c%d: %s while %s", c->index, why,
              c->state == JOINING ? "joining (often: the server's accept queue stayed full "
                                    "and the kernel gave up the handshake)"
                                  : "in the room");
         close_conn(b, c);
         return;
     }
-    heard_bytes(b, c, buf, c->partial_len + (size_t)n);
+    size_t len = c->partial_len + (size_t)n;
+    if (c->state == UPGRADING)
+        heard_upgrade(b, c, buf, len);
+    else if (b->opt.dialect == WEBSOCKET)
+        heard_frames(b, c, buf, len);
+    else
+        heard_bytes(b, c, buf, len);
     if (b->sending && c->sender && b->opt.window > 0 && c->state == JOINED)
         top_up_window(b, c);
+}
+
+/* What one epoll event means for its connection. */
+static void on_event(struct bench *b, struct conn *c, uint32_t events)
+{
+    if (c->stalled && c->state == JOINED && !c->pending_len) {
+        close_conn(b, c);  /* it never reads: any event means it was cut off */
+    } else if (c->state == CONNECTING) {
+        connected(b, c);
+#ifdef LOADGEN_TLS
+    } else if (c->state == HANDSHAKING) {
+        tls_handshake(b, c);
+#endif
+    } else if (!is_tls(c)) {
+        if (events & EPOLLOUT && c->pending_len)
+            flush_pending(b, c);
+        else if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+            readable(b, c);
+    } else {  /* TLS: a write may wait on readable, a read on writable */
+        if (c->pending_len)
+            flush_pending(b, c);
+        if (!failed(b) && (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->read_wants_out))
+            readable(b, c);
+    }
 }
 
 /* ---------------------------------------------------------------- the event loop */
@@ -754,17 +1129,8 @@ static bool run_until(struct bench *b, condition done, uint64_t deadline)
             fail(b, "epoll_wait: %s", strerror(errno));
             break;
         }
-        for (int i = 0; i < n && !failed(b); i++) {
-            struct conn *c = events[i].data.ptr;
-            if (c->stalled && c->state == JOINED && !c->pending_len)
-                close_conn(b, c);  /* it never reads: any event means it was cut off */
-            else if (c->state == CONNECTING)
-                connected(b, c);
-            else if (events[i].events & EPOLLOUT && c->pending_len)
-                flush_pending(b, c);
-            else if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                readable(b, c);
-        }
+        for (int i = 0; i < n && !failed(b); i++)
+            on_event(b, events[i].data.ptr, events[i].events);
     }
     return !failed(b);
 }
@@ -894,6 +1260,14 @@ static bool drain(struct bench *b)
     return same_transcripts(b);
 }
 
+/* The JSON's opening: how the clients came in. */
+static void print_transport(const struct bench *b)
+{
+    static const char *const names[] = { "lines", "ws", "irc" };
+    printf("{\"tls\": %s, \"dialect\": \"%s\", ", b->opt.tls ? "true" : "false",
+           names[b->opt.dialect]);
+}
+
 static void print_latency(const struct bench *b)
 {
     printf("\"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f, \"latency_max_us\": %.1f, ",
@@ -923,7 +1297,8 @@ static void run_load(struct bench *b)
         return;
     if (b->opt.stall && !stall_noticed(b))  /* give the cut-off a moment if it is late */
         run_until(b, stall_noticed, deadline_in(2.0));
-    printf("{\"ok\": true, \"mode\": \"load\", \"version\": %d, \"rooms\": %d, "
+    print_transport(b);
+    printf("\"ok\": true, \"mode\": \"load\", \"version\": %d, \"rooms\": %d, "
            "\"clients\": %d, \"senders\": %d, "
            "\"messages\": %llu, \"deliveries\": %llu, \"duration_s\": %.3f, "
            "\"deliveries_per_s\": %.0f, ", b->opt.version, b->nslots, b->opt.clients,
@@ -967,7 +1342,8 @@ static void run_join(struct bench *b)
     if (!drain(b))
         return;
     uint64_t fanout = now_ns() - said;
-    printf("{\"ok\": true, \"mode\": \"join\", \"version\": %d, \"clients\": %d, "
+    print_transport(b);
+    printf("\"ok\": true, \"mode\": \"join\", \"version\": %d, \"clients\": %d, "
            "\"deliveries\": %llu, \"seeded_lines\": %d, \"replayed_lines\": %llu, "
            "\"join_all_s\": %.3f, \"join_settled_s\": %.3f, \"broadcast_all_ms\": %.3f, ",
            b->opt.version, b->opt.clients, (unsigned long long)b->deliveries, b->opt.seed,
@@ -999,7 +1375,7 @@ static void usage(void)
     fprintf(stderr,
         "usage: loadgen load|join -p PORT -n CLIENTS [-s SENDERS] [-r RATE | -w WINDOW]\n"
         "               [-t SECONDS] [-T TIMEOUT] [-z PADDING] [-x] [-P SERVER_PID]\n"
-        "               [-V VERSION] [-m ROOMS] [-S LINES] [-R LINES]\n"
+        "               [-V VERSION] [-m ROOMS] [-S LINES] [-R LINES] [-e] [-d ws|irc]\n"
         "  load  senders say messages for SECONDS: paced at RATE/s each, or WINDOW in flight\n"
         "  join  CLIENTS join at once, then one broadcast\n"
         "  -x    one more client joins and then never reads (it should be cut off)\n"
@@ -1007,7 +1383,10 @@ static void usage(void)
         "  -V    the protocol version the clients speak: 1 (default) or 2\n"
         "  -m    v2: client i joins #r<i %% ROOMS> and parts " DEFAULT_ROOM "\n"
         "  -S    join, v2: first one more client says LINES lines in " DEFAULT_ROOM "\n"
-        "  -R    v2: every joiner must be replayed exactly LINES lines of its room\n");
+        "  -R    v2: every joiner must be replayed exactly LINES lines of its room\n"
+        "  -e    over TLS (a build with -DLOADGEN_TLS, linked with -lssl -lcrypto)\n"
+        "  -d    ws: over WebSocket (GET /chat); irc: IRC clients in " DEFAULT_ROOM "\n"
+        "        (-e, -d: not with -x or -S; irc: version 1 forms, no -m, -R or -z)\n");
     exit(1);
 }
 
@@ -1020,7 +1399,7 @@ static struct options parse_options(int argc, char **argv)
     o.mode = argv[1];
     int opt;
     optind = 2;
-    while ((opt = getopt(argc, argv, "p:n:s:r:w:t:T:z:xP:V:m:S:R:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:s:r:w:t:T:z:xP:V:m:S:R:ed:")) != -1) {
         switch (opt) {
         case 'p': o.port = atoi(optarg); break;
         case 'n': o.clients = atoi(optarg); break;
@@ -1036,6 +1415,15 @@ static struct options parse_options(int argc, char **argv)
         case 'm': o.rooms = atoi(optarg); break;
         case 'S': o.seed = atoi(optarg); break;
         case 'R': o.replay = atoi(optarg); break;
+        case 'e': o.tls = true; break;
+        case 'd':
+            if (strcmp(optarg, "ws") == 0)
+                o.dialect = WEBSOCKET;
+            else if (strcmp(optarg, "irc") == 0)
+                o.dialect = IRC;
+            else
+                usage();
+            break;
         default: usage();
         }
     }
@@ -1052,6 +1440,17 @@ static struct options parse_options(int argc, char **argv)
         || (o.version < 2 && (o.rooms || o.seed || o.replay >= 0))
         || (o.seed && (!join || o.stall || o.rooms)))
         usage();
+    /* The stalled client and the seeder are plain TCP lines; IRC is read as version 1. */
+    if ((o.tls || o.dialect != LINES) && (o.stall || o.seed))
+        usage();
+    if (o.dialect == IRC && (o.version != 1 || o.rooms || o.replay >= 0 || o.padding))
+        usage();
+#ifndef LOADGEN_TLS
+    if (o.tls) {
+        fprintf(stderr, "loadgen: built without TLS (needs OpenSSL's headers: libssl-dev)\n");
+        exit(1);
+    }
+#endif
     return o;
 }
 
@@ -1066,6 +1465,27 @@ static void raise_open_file_limit(int needed)
         fprintf(stderr, "loadgen: the open-file limit (%llu) is below %d clients\n",
                 (unsigned long long)rl.rlim_cur, needed);
 }
+
+#ifdef LOADGEN_TLS
+/*
+ * The client context every connection shares. No certificate check: the server is the
+ * one this run started, with a certificate made for it. Partial writes and a moving
+ * buffer, because a write that must wait is retried from the pending buffer, which
+ * grows and moves (it starts with the same bytes, as OpenSSL requires).
+ */
+static SSL_CTX *tls_context(void)
+{
+    SSL_CTX *context = SSL_CTX_new(TLS_client_method());
+    if (!context) {
+        fprintf(stderr, "loadgen: SSL_CTX_new failed\n");
+        exit(1);
+    }
+    SSL_CTX_set_verify(context, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE
+                              | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return context;
+}
+#endif
 
 static void setup(struct bench *b, struct options opt)
 {
@@ -1094,6 +1514,10 @@ static void setup(struct bench *b, struct options opt)
     }
     raise_open_file_limit(b->nconns);
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
+#ifdef LOADGEN_TLS
+    if (opt.tls)
+        b->tls = tls_context();
+#endif
 }
 
 int main(int argc, char **argv)
