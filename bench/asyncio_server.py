@@ -21,6 +21,10 @@ on SIGINT/SIGTERM. No flood control: only `--flood off` is accepted, since the b
 measures fan-out with flood control off on both servers.
 
     python bench/asyncio_server.py --host 127.0.0.1 --port 0 --flood off --name bench
+
+With `--cert FILE --key FILE` the one listener speaks TLS instead (the stdlib's `ssl`,
+handed to `start_server(ssl=...)`: asyncio's own SSL protocol, as an asyncio programmer
+would use it), with the same context settings as our server's TLS listener.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import asyncio
 import os
 import resource
 import signal
+import ssl
 import sys
 from collections import deque
 from collections.abc import Callable
@@ -366,7 +371,7 @@ async def serve(args: argparse.Namespace) -> None:
     """Listen, announce the address, and serve until SIGINT or SIGTERM."""
     room = ChatRoom(args.name, args.outbox_limit, args.max_clients)
     server = await asyncio.start_server(room.serve_client, args.host, args.port,
-                                        backlog=BACKLOG)
+                                        backlog=BACKLOG, ssl=tls_context(args))
     host, port = server.sockets[0].getsockname()[:2]
     print(f"asyncio-server: room {args.name!r} listening on {host}:{port}", flush=True)
     stop = asyncio.Event()
@@ -388,6 +393,18 @@ async def serve(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.01)
 
 
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """With --cert and --key, a server context as our server's: TLS 1.2 or later, no
+    renegotiation. None without them: plain TCP."""
+    if args.cert is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_RENEGOTIATION
+    context.load_cert_chain(args.cert, args.key)
+    return context
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The options the benchmark uses, spelled as our server spells them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -398,12 +415,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--outbox-limit", type=int, default=1 << 20, metavar="BYTES")
     parser.add_argument("--flood", choices=["off"], default="off",
                         help="only 'off': this server has no flood control")
+    parser.add_argument("--cert", default=None, metavar="FILE",
+                        help="serve TLS with this certificate (PEM) instead of plain TCP")
+    parser.add_argument("--key", default=None, metavar="FILE", help="with --cert, its key")
     return parser
 
 
 def main() -> int:
     """Run the server until SIGINT or SIGTERM."""
-    args = build_parser().parse_args()
+    parser = build_parser()
+    args = parser.parse_args()
+    if (args.cert is None) != (args.key is None):
+        parser.error("--cert and --key go together")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:  # every client is a file descriptor, as for our server
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
