@@ -8,15 +8,19 @@ import signal
 import socket
 import sys
 from importlib import metadata
+from typing import TextIO
 
 from chat_server.addresses import lan_addresses
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS
 from chat_server.flood import FloodPolicy
 from chat_server.history import History
+from chat_server.mdns import MDNS_GROUP, MDNS_PORT, MdnsSettings
 from chat_server.server import ChatServer, ServerConfig
 from chat_server.store import StoreError, default_store_path, open_store
 from chat_server.tls import HANDSHAKE_TIMEOUT, TlsSettings, TlsSetupError, prepare
+from chat_server.observers import attach, detach
 from chat_server.trace import TracingScheduler
+from chat_server.trace_file import MAX_EVENTS, MAX_SECONDS, TraceFile
 from protocol import DEFAULT_PORT, DEFAULT_ROOM, HISTORY_MAX_COUNT, room_name, room_problem
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
@@ -91,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trace-delay", type=_seconds, default=None, metavar="SECONDS",
                         help="with --trace, pause after each line so a class can follow "
                              "(default: 0)")
+    parser.add_argument("--trace-file", default=None, metavar="FILE",
+                        help="write the scheduler's decisions to FILE as a timeline (Chrome "
+                             "trace-event JSON: open it in ui.perfetto.dev or chrome://tracing)")
+    parser.add_argument("--trace-file-events", type=_positive_int, default=None, metavar="N",
+                        help="with --trace-file, stop writing after N events "
+                             f"(default: {MAX_EVENTS})")
+    parser.add_argument("--trace-file-seconds", type=_seconds, default=None, metavar="SECONDS",
+                        help="with --trace-file, stop writing after SECONDS "
+                             f"(default: {MAX_SECONDS:g})")
     parser.add_argument("--tls-port", type=_port, default=None, metavar="PORT",
                         help="also serve the chat over TLS on PORT (0 picks a free one); "
                              "TLS has no default port, so it is off without this option")
@@ -113,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also let pages from ORIGIN (e.g. https://chat.example.org) "
                              "open the WebSocket; may be repeated (default: the page's own "
                              "origin only)")
+    parser.add_argument("--no-announce", action="store_true",
+                        help="do not announce the room on the local network (mDNS), so "
+                             "chat-client without an address does not find it")
+    # For tests (see docs/discovery.md): another group or port, and the interface to use;
+    # --mdns-interface 127.0.0.1 keeps every packet on this machine.
+    parser.add_argument("--mdns-address", type=_group_and_port,
+                        default=(MDNS_GROUP, MDNS_PORT), help=argparse.SUPPRESS)
+    parser.add_argument("--mdns-interface", action="append", default=[], type=_ipv4,
+                        help=argparse.SUPPRESS)
     return parser
 
 
@@ -135,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     history = _open_history(args.store)
     if history is None:
         return 1
+    try:
+        trace_out = _open_trace_file(args.trace_file)
+    except OSError as error:
+        history.close()
+        print(f"chat-server: cannot write --trace-file {args.trace_file}: {error.strerror}",
+              file=sys.stderr)
+        return 1
     config = ServerConfig(
         host=args.host, port=args.port, name=args.name, default_room=args.room,
         max_rooms_per_user=args.max_rooms_per_user, history_on_join=args.history_on_join,
@@ -146,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         outbox_limit=args.outbox_limit, flood=args.flood,
         **_irc_settings(args),
         bots=args.bots, bot_interval=max(_given_or(args.bot_interval, BOT_INTERVAL), 0.05),
-        tls=tls, **_web_settings(args),
+        tls=tls, **_web_settings(args), announce=_announce_settings(args),
     )
     # The trace is held back until the announcement: how to join comes first on screen.
     scheduler = (TracingScheduler(delay=_given_or(args.trace_delay, 0.0), held=True)
@@ -155,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         server = ChatServer(config, scheduler, history)
     except OSError as error:
         history.close()
+        if trace_out is not None:
+            trace_out.close()
         where = error.filename or _host_port(args.host, args.port)  # which listener
         print(f"chat-server: cannot listen on {where}: {error.strerror}", file=sys.stderr)
         return 1
@@ -170,9 +201,33 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log.info("operators: /oper with the --oper-password given")
 
-    server.serve(ready=ready)
+    trace_file = _start_trace_file(server, trace_out, args)
+    try:
+        server.serve(ready=ready)
+    finally:
+        if trace_file is not None:
+            trace_file.close()  # ends the JSON, so the file opens even after Ctrl-C
     print("server stopped", flush=True)
     return 0
+
+
+def _open_trace_file(path: str | None) -> TextIO | None:
+    """The file --trace-file names, open for writing (None: not given). Raises OSError."""
+    return None if path is None else open(path, "w", encoding="utf-8")  # noqa: SIM115
+
+
+def _start_trace_file(server: ChatServer, out: TextIO | None,
+                      args: argparse.Namespace) -> TraceFile | None:
+    """The --trace-file observer, attached to the server's scheduler (None without it)."""
+    if out is None:
+        return None
+    scheduler = server.scheduler
+    trace_file = TraceFile(out, scheduler.clock,
+                           max_events=args.trace_file_events or MAX_EVENTS,
+                           max_seconds=_given_or(args.trace_file_seconds, MAX_SECONDS),
+                           on_stop=lambda stopped: detach(scheduler, stopped))
+    attach(scheduler, trace_file)
+    return trace_file
 
 
 def _open_history(spec: str | None) -> History | None:
@@ -253,6 +308,33 @@ def _web_lines(server: ChatServer, requested_host: str, addresses: list[str]) ->
     return [f"Browsers: http://{_host_port(each, port)}/" for each in hosts]
 
 
+def _announce_settings(args: argparse.Namespace) -> MdnsSettings | None:
+    """Where the room is announced (mDNS), or None with --no-announce."""
+    if args.no_announce:
+        return None
+    group, port = args.mdns_address
+    return MdnsSettings(group, port, tuple(args.mdns_interface))
+
+
+def _group_and_port(text: str) -> tuple[str, int]:
+    group, _, port = text.rpartition(":")
+    try:
+        packed = socket.inet_aton(group)
+    except OSError:
+        packed = b"\0"
+    if not 224 <= packed[0] <= 239 or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a multicast GROUP:PORT")
+    return group, int(port)
+
+
+def _ipv4(text: str) -> str:
+    try:
+        socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 address") from None
+    return text
+
+
 def _web_settings(args: argparse.Namespace) -> dict[str, object]:
     """ServerConfig's web fields: given, off, or the default (a free port with --port 0)."""
     given = args.web_port is not None
@@ -330,6 +412,10 @@ def _refuse_options_without_effect(parser: argparse.ArgumentParser,
     """Options that only change another option's behaviour are an error without it."""
     if args.trace_delay is not None and not args.trace:
         parser.error("--trace-delay only works with --trace (it slows the trace down)")
+    limits = [option for option, value in (("--trace-file-events", args.trace_file_events),
+              ("--trace-file-seconds", args.trace_file_seconds)) if value is not None]
+    if limits and args.trace_file is None:
+        parser.error(f"{limits[0]} only works with --trace-file FILE")
     if args.bot_interval is not None and not args.bots:
         parser.error("--bot-interval only works with --bots N (N at least 1)")
     if (args.cert is None) != (args.key is None):

@@ -57,7 +57,9 @@ def attach(scheduler: Scheduler, observer: SchedulerObserver) -> None:
     if current is None:
         scheduler.observer = observer
     elif isinstance(current, ObserverGroup):
-        current.observers.append(observer)
+        # A new list, not append: an observer may attach or detach while the group is
+        # telling the old list a point (the trace file stops itself that way).
+        current.observers = [*current.observers, observer]
     else:
         scheduler.observer = ObserverGroup([current, observer])
 
@@ -68,7 +70,7 @@ def detach(scheduler: Scheduler, observer: SchedulerObserver) -> None:
     if current is observer:
         scheduler.observer = None
     elif isinstance(current, ObserverGroup) and observer in current.observers:
-        current.observers.remove(observer)
+        current.observers = [each for each in current.observers if each is not observer]
         if len(current.observers) == 1:
             scheduler.observer = current.observers[0]
 
