@@ -124,7 +124,11 @@ class Moderation:
 
     def _make_operator(self, member: Member, by: Member | None) -> None:
         if member in self.operators:
-            self._directory.reply(member, Info("you are an operator already"))
+            # Told to whoever asked: `/op alice` must not send alice a line she never asked for.
+            if by is None:
+                self._directory.reply(member, Info("you are an operator already"))
+            else:
+                self._directory.reply(by, Info(f"{member.nick} is an operator already"))
             return
         self.operators.add(member)
         self._directory.reply(member, Info("you are now an operator: /help lists what you may do"))
