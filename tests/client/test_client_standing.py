@@ -45,7 +45,8 @@ def test_a_notice_is_read_as_the_server_words_it(text: str, expected: NoticeChan
 
 def test_kick_and_ban_reasons_say_who_and_why() -> None:
     kicked = maybe_put_out("kicked by teacher: too loud: really")
-    assert (kicked.how, kicked.operator, kicked.why) == ("kicked", "teacher", "too loud: really")  # type: ignore[union-attr]
+    assert kicked is not None
+    assert (kicked.how, kicked.operator, kicked.why) == ("kicked", "teacher", "too loud: really")
     assert maybe_put_out("see you") is None and maybe_put_out("kicked by nobody") is None
     assert you_left("#games", "kicked by teacher: too loud") == \
         "you were kicked from #games by teacher: too loud"
@@ -86,15 +87,16 @@ def test_read_only_and_slow_mark_the_room_spoken_in_and_notices_change_them() ->
     state.spoken_in = "#games"
     state.apply_event(Error(ErrorCode.READ_ONLY, "#games is read-only"))
     games, lobby = state.window_of("#games"), state.window_of("#lobby")
-    assert games.modes.marks() == ["read-only"] and lobby.modes.marks() == []  # type: ignore[union-attr]
+    assert games is not None and lobby is not None
+    assert games.modes.marks() == ["read-only"] and lobby.modes.marks() == []
     state.apply_event(Error(ErrorCode.SLOW_MODE, "wait 2 more seconds"))
-    assert games.modes.marks() == ["read-only", "slow"]  # type: ignore[union-attr]
+    assert games.modes.marks() == ["read-only", "slow"]
     state.apply_event(room_event("#games", 3, Notice("teacher", "opened the room: everyone")))
     state.apply_event(room_event("#games", 4, Notice(
         "teacher", "set slow mode: one line every 5 seconds each")))
-    assert games.modes.marks() == ["slow 5s"]  # type: ignore[union-attr]
+    assert games.modes.marks() == ["slow 5s"]
     state.apply_event(room_event("#games", 5, Notice("teacher", "turned slow mode off")))
-    assert games.modes.marks() == []  # type: ignore[union-attr]
+    assert games.modes.marks() == []
 
 
 def test_operator_notices_change_who_is_marked() -> None:
