@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fan-out benchmark: one command that runs every scenario and prints a table.
 
-    python bench/run.py                      # both servers, scenarios a-g (about 6 minutes)
+    python bench/run.py                      # both servers, scenarios a-j (about 9 minutes)
     python bench/run.py --quick              # a smoke run of the harness (under a minute)
     python bench/run.py --scenario b --servers ours --profile
 
@@ -19,6 +19,10 @@ and of our server's own options, so they run on ours only, and a second table se
 beside ours in another setting (one room, `--store none`, no replay). Our server keeps
 its history in a SQLite file in a temporary directory made for the run and removed after
 it, and replays nothing on joining except in (g): (a)-(d) measure what they always did.
+Scenarios h-j are the other ways in: TLS (both servers), WebSocket and IRC (ours only),
+each beside the same load over plain TCP, back to back, in a third table. TLS needs the
+load generator built with OpenSSL (libssl-dev): without its headers those rows are
+skipped, with a message saying so.
 A full run writes `results/latest.md`, a dated copy, and the table in both READMEs; other
 runs write `build/last-run.md` only, so a smoke run never replaces the published table.
 """
@@ -48,6 +52,7 @@ from typing import IO, Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the project's packages come from the clone
 BUILD = BENCH / "build"
 RESULTS = BENCH / "results"
 READMES = (BENCH / "README.md", ROOT / "README.md")  # both show the latest table
@@ -60,7 +65,7 @@ SERVERS: dict[str, tuple[str, ...]] = {
     "ours": (sys.executable, "-m", "chat_server"),
     "asyncio": (sys.executable, "bench/asyncio_server.py"),
 }
-SCENARIOS = ("a", "b", "c", "d", "e", "f", "g")
+SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
 BOTH = ("ours", "asyncio")
 OURS = ("ours",)  # loads of protocol version 2, or of our server's options: no baseline
 LOADGEN_BUSY = 80.0  # % of its core: above this the load generator may be what limits a run
@@ -68,6 +73,8 @@ STARTUP_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 README_START = "<!-- latest-results:start -->"
 README_END = "<!-- latest-results:end -->"
+# How a load's clients come in: the load generator's options for it.
+TRANSPORT_ARGS = {"tcp": (), "tls": ("-e",), "ws": ("-d", "ws"), "irc": ("-d", "irc")}
 
 
 # ------------------------------------------------------------------------------- the plan
@@ -82,13 +89,33 @@ class Load:
     servers: tuple[str, ...] = BOTH  # the servers it runs against, in turn
     store: str = "sqlite"  # our server's history: "sqlite" (a file) or "none" (memory)
     history: int = 0  # our server's --history-on-join: 0 unless the load is about replays
+    transport: str = "tcp"  # how the clients come in: "tcp", "tls", "ws" or "irc"
 
-    def server_options(self, server: str, store_dir: Path) -> list[str]:
-        """The options `server` is started with for this load (the store is ours only)."""
+    def server_options(self, server: str, store_dir: Path,
+                       certificate: tuple[Path, Path] | None = None) -> list[str]:
+        """The options `server` is started with for this load (the store is ours only).
+
+        Over TLS, `certificate` (made for this run) is served: by our server on its TLS
+        listener, by the asyncio server on its one listener.
+        """
+        tls: list[str] = []
+        if self.transport == "tls":
+            if certificate is None:
+                raise RuntimeError("a TLS load without a certificate")
+            tls = ["--cert", str(certificate[0]), "--key", str(certificate[1])]
         if server != "ours":
-            return list(SERVER_OPTIONS)
+            return [*SERVER_OPTIONS, *tls]
         store = str(store_dir / "history.sqlite") if self.store == "sqlite" else "none"
-        return [*SERVER_OPTIONS, "--store", store, "--history-on-join", str(self.history)]
+        if tls:
+            tls = ["--tls-port", "0", *tls]
+        return [*SERVER_OPTIONS, "--store", store, "--history-on-join", str(self.history),
+                *tls]
+
+    def port_line(self, server: str) -> bytes:
+        """The pattern of the line naming the port this load's clients connect to."""
+        if server != "ours" or self.transport == "tcp":  # asyncio: its one listener
+            return rb"room '[^']*' listening on \S+:(\d+)"
+        return PORT_LINES[self.transport]
 
 
 def plan(scenario: str, quick: bool) -> list[Load]:
@@ -115,6 +142,8 @@ def plan(scenario: str, quick: bool) -> list[Load]:
         return [Load(f"f-{base}-{store}", args(seconds), 90, OURS, store)
                 for base, args in (("a", moderate_load), ("b", saturating_load))
                 for store in ("sqlite", "none")]
+    if scenario in ("h", "i", "j"):
+        return other_ways_in(scenario, quick)
     if scenario == "g":  # a join storm into a room with a past, replayed or not
         return [Load(f"g-{history}", join_storm(replay, quick), 150 if quick else 260,
                      OURS, history=replay)
@@ -123,6 +152,32 @@ def plan(scenario: str, quick: bool) -> list[Load]:
 
 
 HISTORY_ON_JOIN = 50  # g: the lines replayed to each joiner (the server's default)
+# Where our server says its other listeners are (with --port 0 the IRC and web listeners
+# take free ports too, and TLS is on with --tls-port 0).
+PORT_LINES = {"tls": rb"TLS listening on \S+:(\d+)", "ws": rb"Browsers: http://\S+:(\d+)/",
+              "irc": rb"IRC clients: irc://\S+:(\d+)"}
+
+
+def other_ways_in(scenario: str, quick: bool) -> list[Load]:
+    """h, i, j: a load over TLS, WebSocket or IRC, each after the same over plain TCP.
+
+    Back to back, as (f), so that both see the same machine: the ratios are the claims.
+    h (issue 12): (a) and (b) over TLS, both servers. i (issue 13): (b) with WebSocket
+    clients, then 1,000 idle ones and one broadcast. j (issue 14): (b), then 5,000 idle
+    clients joining, as IRC clients. The asyncio server speaks neither WebSocket nor IRC.
+    """
+    seconds = "2" if quick else "10"
+    if scenario == "h":
+        pairs = [("a", moderate_load(seconds), 90.0), ("b", saturating_load(seconds), 90.0)]
+        way, servers = "tls", BOTH
+    else:
+        joiners = {"i": "200" if quick else "1000", "j": "500" if quick else "5000"}[scenario]
+        pairs = [("b", saturating_load(seconds), 90.0),
+                 ("c", ("join", "-n", joiners, "-T", "60" if quick else "120"),
+                  150.0 if quick else 260.0)]
+        way, servers = {"i": "ws", "j": "irc"}[scenario], OURS
+    return [Load(f"{scenario}-{base}-{transport}", args, timeout, servers, transport=transport)
+            for base, args, timeout in pairs for transport in ("tcp", way)]
 
 
 def moderate_load(seconds: str) -> tuple[str, ...]:
@@ -207,21 +262,28 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(name: str, options: list[str], pinning: Pinning) -> Iterator[ServerProcess]:
-    """Start server `name`, wait for its `listening on` line, and always stop it after."""
+def running_server(name: str, options: list[str], pinning: Pinning, state_dir: Path,
+                   port_line: bytes) -> Iterator[ServerProcess]:
+    """Start server `name`, wait for the line naming its port, and always stop it after.
+
+    `port_line` is the pattern of that line (plain, TLS, WebSocket or IRC listener).
+    XDG_STATE_HOME is the run's own directory: whatever a server keeps by default (a
+    certificate, a store) never lands in the user's state directory.
+    """
     command = [*Pinning.prefix(pinning.server), *SERVERS[name], *options]
+    environment = {**os.environ, "XDG_STATE_HOME": str(state_dir)}
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, env=environment)
         try:
-            port = _wait_for_port(process)
+            port = _wait_for_port(process, port_line)
             yield ServerProcess(process, port, command, stderr)
         finally:
             stop_process(process)
 
 
-def _wait_for_port(process: subprocess.Popen[bytes]) -> int:
-    """Read the server's output until `listening on HOST:PORT`; return the port."""
+def _wait_for_port(process: subprocess.Popen[bytes], port_line: bytes) -> int:
+    """Read the server's output until the line `port_line` matches; return its port."""
     assert process.stdout is not None
     deadline = time.monotonic() + STARTUP_TIMEOUT
     seen = b""
@@ -236,11 +298,11 @@ def _wait_for_port(process: subprocess.Popen[bytes]) -> int:
             if not chunk:
                 break
             seen += chunk
-            match = re.search(rb"listening on \S+:(\d+)", seen)
+            match = re.search(port_line, seen)
             if match:
                 return int(match.group(1))
-    raise RuntimeError(f"the server did not say 'listening on' within {STARTUP_TIMEOUT:.0f} s: "
-                       f"{seen.decode(errors='replace')!r}")
+    raise RuntimeError(f"the server did not name its port ({port_line.decode()}) within "
+                       f"{STARTUP_TIMEOUT:.0f} s: {seen.decode(errors='replace')!r}")
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -254,13 +316,42 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def compile_loadgen() -> list[str]:
-    """Compile the load generator with the system compiler; return the command used."""
+def compile_loadgen() -> tuple[list[str], str]:
+    """Compile the load generator; return the command used, and why TLS is off ('' if on).
+
+    With OpenSSL's headers (Debian: libssl-dev) it is built with TLS; without them, it is
+    built without, and the TLS loads are skipped with that reason.
+    """
     BUILD.mkdir(exist_ok=True)
     compiler = os.environ.get("CC", "cc")
     command = [compiler, "-O2", "-Wall", "-Wextra", "-o", str(LOADGEN), str(LOADGEN_SOURCE)]
+    with_tls = [*command[:-3], "-DLOADGEN_TLS", *command[-3:], "-lssl", "-lcrypto"]
+    attempt = subprocess.run(with_tls, cwd=ROOT, capture_output=True, text=True)
+    if attempt.returncode == 0:
+        return with_tls, ""
     subprocess.run(command, check=True, cwd=ROOT)
-    return command
+    missing = "openssl/ssl.h" in attempt.stderr or "-lssl" in attempt.stderr
+    why = ("OpenSSL's headers or library are missing (Debian: apt-get install libssl-dev)"
+           if missing else f"the TLS build failed: {attempt.stderr.strip()[-300:]}")
+    return command, why
+
+
+def make_certificate(directory: Path) -> tuple[tuple[Path, Path] | None, str]:
+    """A self-signed certificate and key for this run, in `directory` (removed after it).
+
+    Returns them, or None and why not (the `cryptography` package is our server's TLS
+    dependency: without it there is no TLS to measure).
+    """
+    try:
+        from chat_server.tls import make_self_signed
+        certificate, key = make_self_signed("localhost")
+    except ImportError as error:
+        return None, f"cannot make a certificate ({error})"
+    paths = directory / "bench-cert.pem", directory / "bench-key.pem"
+    paths[0].write_bytes(certificate)
+    paths[1].write_bytes(key)
+    paths[1].chmod(0o600)
+    return paths, ""
 
 
 # ------------------------------------------------------------------------------- running
@@ -282,7 +373,8 @@ class Run:
         return not self.error and bool(self.data.get("ok"))
 
 
-def run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_root: Path) -> Run:
+def run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_root: Path,
+             certificate: tuple[Path, Path] | None = None) -> Run:
     """Start `server`, run `load` against it, stop the server; never raises for a bad run.
 
     Each run has a store of its own in a fresh directory under `store_root`, removed once
@@ -291,18 +383,23 @@ def run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_roo
     """
     store_dir = Path(tempfile.mkdtemp(prefix=f"{server}-{load.name}-", dir=store_root))
     try:
-        return _run_load(server, load, pinning, profile, store_dir)
+        return _run_load(server, load, pinning, profile, store_dir, certificate)
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
 
 
-def _run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_dir: Path) -> Run:
+def _run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_dir: Path,
+              certificate: tuple[Path, Path] | None) -> Run:
     run = Run(server, load)
     try:
-        with running_server(server, load.server_options(server, store_dir), pinning) as process:
+        options = load.server_options(server, store_dir, certificate)
+        with running_server(server, options, pinning, store_dir,
+                            load.port_line(server)) as process:
             command = [*Pinning.prefix(pinning.loadgen), str(LOADGEN), *load.args,
-                       "-p", str(process.port), "-P", str(process.pid)]
-            run.commands = [display(process.command, store_dir), display(command)]
+                       *TRANSPORT_ARGS[load.transport], "-p", str(process.port),
+                       "-P", str(process.pid)]
+            run.commands = [display(process.command, store_dir, certificate),
+                            display(command)]
             with maybe_profiling(process.pid, pinning, f"{server}-{load.name}",
                                  enabled=profile) as profile_lines:
                 completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
@@ -329,16 +426,21 @@ def _last_json_line(output: str) -> dict[str, Any]:
     return {}
 
 
-def display(command: list[str], store_dir: Path | None = None) -> str:
+def display(command: list[str], store_dir: Path | None = None,
+            certificate: tuple[Path, Path] | None = None) -> str:
     """A command as it would be typed in the repository: `python`, relative paths.
 
-    The run's store directory is named for what it is: its path is of this machine only.
+    The run's store directory and certificate are named for what they are: their paths
+    are of this machine only.
     """
     words = ["python" if word == sys.executable else word for word in command]
     words = [os.path.relpath(word, ROOT) if word.startswith(str(ROOT) + os.sep) else word
              for word in words]
     if store_dir is not None:
         words = [word.replace(str(store_dir), "TEMPORARY_DIR") for word in words]
+    if certificate is not None:
+        words = [{str(certificate[0]): "CERT.pem", str(certificate[1]): "KEY.pem"}.get(word, word)
+                 for word in words]
     return shlex.join(words)
 
 
@@ -653,10 +755,83 @@ def versus_table(results: Results, quick: bool) -> str:
     return "\n".join(rows) if len(rows) > 2 else ""
 
 
+@dataclass(frozen=True)
+class WayIn:
+    """One row of the third table: a figure over TLS, WebSocket or IRC beside plain TCP.
+
+    `needs` is the load over the other way; its name with `tcp` in place of the way is
+    the same load over plain TCP, run just before it. Each server is set beside itself.
+    """
+
+    needs: str
+    label: str
+    key: str
+    unit: str = ""
+    scale: float = 1.0
+
+    @property
+    def scenario(self) -> str:
+        """The scenario's letter, as the table shows it."""
+        return self.needs[0]
+
+    @property
+    def baseline(self) -> str:
+        """The same load over plain TCP."""
+        return self.needs.rsplit("-", 1)[0] + "-tcp"
+
+    def values(self, runs: dict[str, Run]) -> tuple[float | None, float | None]:
+        """This way's value and plain TCP's, from one server's runs."""
+        return (field_of(self.needs, self.key, self.scale)(runs),
+                field_of(self.baseline, self.key, self.scale)(runs))
+
+
+def ways_in_rows(quick: bool) -> list[WayIn]:
+    """The rows of the third table: TLS (issue 12), WebSocket (13), IRC (14)."""
+    idle = {"i": "200" if quick else "1,000", "j": "500" if quick else "5,000"}
+    rows = [WayIn("h-a-tls", "a over TLS: latency p99", "latency_p99_us", "ms", 1e-3),
+            WayIn("h-a-tls", "a over TLS: server CPU", "server_cpu_pct", "%"),
+            WayIn("h-b-tls", "b over TLS: deliveries/s at saturation", "deliveries_per_s"),
+            WayIn("h-b-tls", "b over TLS: latency p99", "latency_p99_us", "ms", 1e-3)]
+    for scenario, way, name in (("i", "ws", "WebSocket"), ("j", "irc", "IRC")):
+        rows += [WayIn(f"{scenario}-b-{way}", f"b, 100 {name} clients: deliveries/s at "
+                       "saturation", "deliveries_per_s"),
+                 WayIn(f"{scenario}-b-{way}", f"b, {name}: latency p99", "latency_p99_us",
+                       "ms", 1e-3),
+                 WayIn(f"{scenario}-c-{way}", f"{idle[scenario]} idle {name} clients joined",
+                       "join_all_s", "s"),
+                 WayIn(f"{scenario}-c-{way}", f"{idle[scenario]} {name}: one broadcast "
+                       "reaches all", "broadcast_all_ms", "ms"),
+                 WayIn(f"{scenario}-c-{way}", f"{idle[scenario]} {name}: server memory per "
+                       "connection", "bytes_per_conn", "B")]
+    return rows
+
+
+def ways_in_table(results: Results, quick: bool) -> str:
+    """Each server over TLS, WebSocket or IRC beside itself over plain TCP, in one run."""
+    empty: dict[str, Run] = {}
+    ours_runs, asyncio_runs = results.get("ours", empty), results.get("asyncio", empty)
+    rows = ["| scenario | metric | ours | ours over TCP | ratio | asyncio | asyncio over TCP "
+            "| ratio |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in ways_in_rows(quick):
+        if row.needs not in ours_runs and row.needs not in asyncio_runs:
+            continue
+        cells = []
+        for runs in (ours_runs, asyncio_runs):
+            if row.needs not in runs:  # the asyncio server speaks neither WebSocket nor IRC
+                cells += ["", "", ""]
+                continue
+            value, baseline = row.values(runs)
+            ratio = value / baseline if value is not None and baseline else None
+            cells += [_format(value, row.unit), _format(baseline, row.unit),
+                      "" if ratio is None else f"{ratio:.2f}×"]
+        rows.append(f"| {row.scenario} | {row.label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) if len(rows) > 2 else ""
+
+
 def tables(results: Results, quick: bool) -> str:
-    """Both tables: ours against asyncio, then ours beside itself."""
-    second = versus_table(results, quick)
-    return table(results, quick) + (f"\n\n{second}" if second else "")
+    """The tables: ours against asyncio, ours beside itself, and the other ways in."""
+    more = [versus_table(results, quick), ways_in_table(results, quick)]
+    return "\n\n".join([table(results, quick), *[each for each in more if each]])
 
 
 def _checked(runs: dict[str, Run]) -> str:
@@ -744,7 +919,9 @@ def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime
         lines += ["**A quick run: a smoke test of the harness, not a measurement.**", ""]
     lines += [tables(results, args.quick), "",
               "Ratios are ours / asyncio, measured in this one run; in the second table, "
-              "ours / ours in the setting named beside it. Latency is from the moment a "
+              "ours / ours in the setting named beside it; in the third, each server over "
+              "TLS, WebSocket or IRC / the same server over plain TCP, run just before. "
+              "Latency is from the moment a "
               "sender writes a message until a receiver reads it.", ""]
     for warning in warnings(runs):
         lines += [f"**Warning:** {warning}", ""]
@@ -811,7 +988,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="tiny loads: checks the harness works, measures nothing")
     parser.add_argument("--scenario", default=",".join(SCENARIOS),
-                        help="comma-separated, from a,b,c,d,e,f,g (default: all)")
+                        help=f"comma-separated, from {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--servers", default=",".join(SERVERS),
                         help="comma-separated, from ours,asyncio (default: both)")
     parser.add_argument("--profile", action="store_true",
@@ -834,15 +1011,23 @@ def _choices(parser: argparse.ArgumentParser, text: str, allowed: tuple[str, ...
     return chosen
 
 
-def run_all(args: argparse.Namespace, pinning: Pinning, store_root: Path) -> list[Run]:
-    """Every load of the chosen scenarios against each chosen server it is for."""
+def run_all(args: argparse.Namespace, pinning: Pinning, store_root: Path,
+            certificate: tuple[Path, Path] | None, no_tls: str) -> list[Run]:
+    """Every load of the chosen scenarios against each chosen server it is for.
+
+    TLS loads are skipped, and said to be, when `no_tls` says why there is no TLS.
+    """
     runs: list[Run] = []
     for scenario in args.scenarios:
-        for load in plan(scenario, args.quick):
+        loads = plan(scenario, args.quick)
+        if no_tls and any(load.transport == "tls" for load in loads):
+            print(f"skipping scenario {scenario} (TLS): {no_tls}", flush=True)
+            continue
+        for load in loads:
             for server in [name for name in args.server_names if name in load.servers]:
                 # servers take turns, so drift hits both
                 print(f"{server:>8} {load.name:<12} ...", end=" ", flush=True)
-                run = run_load(server, load, pinning, args.profile, store_root)
+                run = run_load(server, load, pinning, args.profile, store_root, certificate)
                 runs.append(run)
                 print("ok" if run.ok else f"FAILED: {run.error}", flush=True)
                 for line in run.profile:
@@ -856,7 +1041,7 @@ def main(argv: list[str] | None = None) -> int:
     # Stopped from outside, still stop what we started: SystemExit runs every `finally`.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = datetime.datetime.now(datetime.timezone.utc)
-    compile_command = compile_loadgen()
+    compile_command, no_tls = compile_loadgen()
     pinning = Pinning.choose()
     print(f"machine: {machine()}\npinning: {pinning.describe()}", flush=True)
     # Our server's stores live here, never in the user's state directory; removed at the
@@ -864,7 +1049,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lanchat-bench-") as store_root:
         store = store_description(Path(store_root))
         print(f"store: {store}", flush=True)
-        runs = run_all(args, pinning, Path(store_root))
+        certificate = None
+        if "h" in args.scenarios and not no_tls:  # made for this run, removed with it
+            certificate, no_tls = make_certificate(Path(store_root))
+        runs = run_all(args, pinning, Path(store_root), certificate, no_tls)
     text = report(runs, args, started, compile_command, pinning, store)
     summary = tables(by_server(runs), args.quick)
     print("\n" + summary + "\n")
