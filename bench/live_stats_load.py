@@ -74,7 +74,8 @@ async def traced_server() -> AsyncIterator[int]:
     with tempfile.TemporaryFile() as trace:
         process = subprocess.Popen(
             [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
-             "--name", "class", "--flood", "off", "--trace", "--trace-delay", TRACE_DELAY],
+             "--name", "class", "--flood", "off", "--trace", "--trace-delay", TRACE_DELAY,
+             "--no-announce"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=trace, text=True)
         try:
             assert process.stdout is not None

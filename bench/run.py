@@ -109,7 +109,7 @@ class Load:
         if tls:
             tls = ["--tls-port", "0", *tls]
         return [*SERVER_OPTIONS, "--store", store, "--history-on-join", str(self.history),
-                *tls]
+                *tls, "--no-announce"]
 
     def port_line(self, server: str) -> bytes:
         """The pattern of the line naming the port this load's clients connect to."""

@@ -19,12 +19,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from chat_server.addresses import lan_addresses
 from chat_server.admission import DEFAULT_MAX_PER_ADDRESS, Admission, Refusal
 from chat_server.audience import Audience
 from chat_server.bots import start_bots
 from chat_server.directory import Directory, activity, wall_clock_ms
 from chat_server.flood import FloodPolicy
 from chat_server.history import History
+from chat_server.mdns import Announcer, MdnsSettings, Service, announced_addresses, host_name, \
+    service_txt
 from chat_server.memory_store import MemoryStore
 from chat_server.outgoing import Connection
 from chat_server.parking import Parking
@@ -76,6 +79,7 @@ class ServerConfig:
     web_port: int | None = None  # --web-port: the web client and its WebSocket; None: off
     web_port_given: bool = False  # given explicitly: a port in use is an error, not a warning
     web_origins: tuple[str, ...] = ()  # --web-origin: pages elsewhere that may connect
+    announce: MdnsSettings | None = None  # where to announce the room (mDNS); None: not at all
 
 
 @dataclass
@@ -132,6 +136,7 @@ class ChatServer:
         if config.web_port is not None:
             self._add_web_listener(config.web_port, config.web_port_given, config.web_origins)
         self.shutting_down = False
+        self.announcer: Announcer | None = None  # made in serve(), when config.announce says
         self._figures: tuple[float, dict[str, object]] | None = None  # (when, figures)
 
     @property
@@ -152,6 +157,7 @@ class ChatServer:
                 self.open_session(sock, address, listener.make_connection(), listener.tls)),
                 name=f"accept({listener.name})")
         spawn(broadcaster(self.directory, self.audience))
+        self._start_announcing()
         spawn(expire_unjoined(self._join_deadlines, self._has_join_deadlines,
                               self.scheduler.clock, self._expire_if_unjoined))
         if self.config.keep_days:
@@ -165,6 +171,28 @@ class ChatServer:
             ready()
             self.scheduler.run()
         self.history.close()
+
+    def _start_announcing(self) -> None:
+        """Announce the room on the local network (mDNS), if configured and reachable."""
+        settings = self.config.announce
+        if settings is None:
+            return
+        host, port = self.address
+        addresses = announced_addresses(host, settings, lan_addresses)
+        if not addresses:
+            log.info("not announced on the network: nobody else could reach %s", host)
+            return
+        ports = {listener.name: listener.address[1] for listener in self.listeners}
+        service = Service(self.config.name, host_name(socket.gethostname()), port, addresses,
+                          service_txt(self.config.default_room, ports.get("web"),
+                                      ports.get("irc")))
+        # Multicast only where the room can be reached: on the interfaces it announces.
+        settings = MdnsSettings(settings.group, settings.port,
+                                settings.interfaces or addresses)
+        self.announcer = Announcer(service, settings, self.scheduler)
+        if self.announcer.start():
+            log.info("announced on the network as %r (%s)", self.config.name,
+                     "loopback only" if settings.loopback_only else "mDNS")
 
     def figures(self) -> dict[str, object]:
         """What `/stats` reports: the scheduler's tasks, the clients, the traffic, the store."""
@@ -325,6 +353,8 @@ class ChatServer:
     def begin_shutdown(self) -> None:
         """Say BYE to everyone, flush (within a deadline), then stop every task."""
         self.shutting_down = True
+        if self.announcer is not None:  # first: the room is going, caches should drop it
+            self.announcer.stop()
         for listener in self.listeners:
             if listener.acceptor is not None:
                 self.scheduler.cancel(listener.acceptor)

@@ -79,6 +79,8 @@ def start_server(*args: str, port: int = 0, preexec_fn=None) -> ServerProcess:  
     (a real SQLite file, removed when the server is stopped).
     """
     temporary_dir = None
+    if not any(arg == "--no-announce" or arg.startswith("--mdns") for arg in args):
+        args = (*args, "--no-announce")  # tests never multicast on a real network
     if "--store" not in args:
         temporary_dir = tempfile.mkdtemp(prefix="lanchat-test-")
         args = (*args, "--store", os.path.join(temporary_dir, "history.sqlite3"))

@@ -33,7 +33,8 @@ def _run_the_scenario() -> tuple[list[str], list[str]]:
     """Run it; return the server's trace lines and what the talker received."""
     process = subprocess.Popen(
         [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
-         "--name", "lab", "--flood", "off", "--outbox-limit", str(OUTBOX_LIMIT), "--trace"],
+         "--name", "lab", "--flood", "off", "--outbox-limit", str(OUTBOX_LIMIT), "--trace",
+         "--no-announce"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     clients: list[LineClient] = []
     # Read the trace while the scenario runs: a full pipe would block the server's writes.

@@ -123,7 +123,7 @@ def test_ipv6_addresses_are_in_brackets(capsys, monkeypatch, requested: str,
 def _start(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "chat_server", "--port", "0", "--name", "lab", "--store", "none",
-         *args],
+         "--no-announce", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -19,7 +19,8 @@ def test_listening_line_names_the_real_port(server) -> None:
 
 def test_all_interfaces_prints_ready_to_copy_join_lines(server_factory) -> None:
     # Bound to every interface, the server lists the LAN addresses people can use.
-    command = [sys.executable, "-m", "chat_server", "--host", "0.0.0.0", "--port", "0"]
+    command = [sys.executable, "-m", "chat_server", "--host", "0.0.0.0", "--port", "0",
+               "--no-announce"]  # tests never multicast on a real network
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:

@@ -119,7 +119,7 @@ def test_server_trace_follows_a_message_from_reader_to_writers(tmp_path) -> None
     trace_file = (tmp_path / "trace.txt").open("w")  # a file: a full pipe would block it
     process = subprocess.Popen(
         [sys.executable, "-m", "chat_server", "--host", "127.0.0.1", "--port", "0",
-         "--flood", "off", "--trace", "--trace-delay", "0.001"],
+         "--flood", "off", "--trace", "--trace-delay", "0.001", "--no-announce"],
         stdout=subprocess.PIPE, stderr=trace_file, text=True)
     try:
         port = int(process.stdout.readline().rsplit(":", 1)[1])  # type: ignore[union-attr]
