@@ -183,9 +183,12 @@ class Moderation:
         self._directory.reply(member, Info(f"banned {address} {_for(minutes)}"))
 
     def _send_away_banned(self, operator: Member, reason: str, people: list[Member]) -> None:
+        why = f"banned by {operator.nick}: {reason}"
         for person in people:
-            self._directory.send_away(person, f"banned by {operator.nick}: {reason}",
-                                      PartReason.BANNED)
+            # The rooms see the PART; the person, who is taken out of them first, is told
+            # here, as a connection refused at connect is (ERROR BANNED, then BYE banned).
+            self._directory.error(person, ErrorCode.BANNED, f"you are {why}")
+            self._directory.send_away(person, why, PartReason.BANNED)
 
     def _unban(self, member: Member, command: Unban, room: Room | None) -> None:
         if not self._is_operator(member):
