@@ -1,6 +1,7 @@
 """The command line: `chat-client [HOST[:PORT] | HOST PORT] [--nick NAME]`.
 
-    chat-client                       localhost:7777, nickname from the login name
+    chat-client                       a room found on the network (else localhost:7777)
+    chat-client --discover            list the rooms on the network, then exit
     chat-client 192.168.1.20          that host, port 7777
     chat-client chat.lan:8000 --nick 张三
     chat-client chat.lan 8000         the same, as nc takes it
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 from protocol import DEFAULT_PORT, nick_problem
 
-from chat_client import __version__, pinning
+from chat_client import __version__, discovery, pinning
 from chat_client.app import create_app
 from chat_client.connection import ConnectionSettings
 from chat_client.input_history import default_history_path
@@ -81,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal client for the LAN chat room.",
         epilog="Inside, type /help for commands and keys.",
     )
-    parser.add_argument("address", nargs="?", default=f"{DEFAULT_HOST}:{DEFAULT_PORT}",
-                        metavar="HOST[:PORT]",
-                        help=f"the server (default {DEFAULT_HOST}:{DEFAULT_PORT})")
+    parser.add_argument("address", nargs="?", default=None, metavar="HOST[:PORT]",
+                        help="the server (default: a room found on the network, else "
+                             f"{DEFAULT_HOST}:{DEFAULT_PORT})")
     parser.add_argument("port", nargs="?", metavar="PORT",
                         help="the port, as a word of its own (`chat-client HOST PORT`, as nc)")
     parser.add_argument("--nick", metavar="NAME",
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="forget the certificate remembered for a TLS server (after it "
                              "really changed), then exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    discovery.add_options(parser)
     return parser
 
 
@@ -108,9 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.forget_server is not None:
         return _forget_server(parser, args.forget_server)
     try:
-        host, port = parse_host_and_port(args.address, args.port)
+        settings = discovery.settings_from(args)
+        if args.discover:
+            return discovery.print_rooms(discovery.browse(settings))
+        address = (parse_host_and_port(args.address, args.port) if args.address is not None
+                   else discovery.choose_room(discovery.browse(settings)))
     except ValueError as error:
         parser.error(str(error))
+    if address is None:  # several rooms were found and none was chosen
+        return 1
+    host, port = address
     nick = args.nick if args.nick is not None else nick_from_login()
     problem = nick_problem(nick)
     if problem is not None:

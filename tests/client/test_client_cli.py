@@ -83,7 +83,7 @@ def test_version_is_printed_and_nothing_else_happens() -> None:
 
 def test_defaults() -> None:
     args = build_parser().parse_args([])
-    assert parse_address(args.address) == ("localhost", 7777) and args.nick is None
+    assert args.address is None and args.nick is None  # no address: browse, see discovery.py
 
 
 @pytest.mark.parametrize(("argv", "complaint"), [
