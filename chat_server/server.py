@@ -26,6 +26,7 @@ from chat_server.bots import start_bots
 from chat_server.directory import Directory, activity, wall_clock_ms
 from chat_server.flood import FloodPolicy
 from chat_server.history import History
+from chat_server.live_view import CommandDoor, LiveView
 from chat_server.mdns import Announcer, MdnsSettings, Service, announced_addresses, host_name, \
     service_txt
 from chat_server.memory_store import MemoryStore
@@ -121,6 +122,13 @@ class ChatServer:
             oper_token=self.oper_token, password=config.password, figures=self.figures,
         )
         self.audience = Audience(self.history, self.directory.cut_off)
+        # The /scheduler page's viewers (web listener only); with a password the page
+        # is off: it shows everyone's nickname to whoever opens it.
+        self.live_view = LiveView(
+            self.scheduler, self.directory, lambda: self.sessions, config.outbox_limit,
+            refusal="this server has a password: its scheduler page is off"
+            if config.password else None)
+        self._commands = CommandDoor(self.directory, self.live_view)
         self.sessions: set[Session] = set()
         self._everyone_gone = Parking()  # shutdown waits here for the last session
         self.admission = Admission(config.max_clients, config.max_per_address,
@@ -250,7 +258,7 @@ class ChatServer:
         spawn = self.scheduler.spawn
         if tls is None:
             moved = self.scheduler.moved  # what each recv and send moved, for observers
-            session.reader = spawn(client_reader(self.directory, session, self.scheduler.clock,
+            session.reader = spawn(client_reader(self._commands, session, self.scheduler.clock,
                                                  moved), name=session.task_name("reader"))
             session.writer = spawn(client_writer(self.directory, session, self.close_session,
                                                  moved), name=session.task_name("writer"))
@@ -321,6 +329,7 @@ class ChatServer:
         if session not in self.sessions:
             return
         self.sessions.discard(session)
+        self.live_view.forget(session)
         self.admission.release(session.host)
         if session.reading:  # the writer failed before anyone told the directory
             self.directory.connection_lost(session)
@@ -340,7 +349,8 @@ class ChatServer:
 
     def _expire_if_unjoined(self, session: Session) -> None:
         if session in self.sessions and session.reading \
-                and not self.directory.is_joined(session):
+                and not self.directory.is_joined(session) \
+                and not self.live_view.watching(session):  # a viewer never joins
             self.directory.say_goodbye(session, "no nickname chosen in time")
 
     # Shutdown

@@ -22,6 +22,7 @@ import socket
 import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from chat_server.audience import Audience
 from chat_server.directory import Directory
@@ -30,7 +31,7 @@ from chat_server.parking import Parking
 from chat_server.scheduler import Task
 from chat_server.session import Session
 from chat_server.traps import TaskGenerator, cancel, park, recv_wait, send_wait, sleep
-from protocol import PartReason
+from protocol import Command, PartReason
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
 Moved = Callable[[str, int], None]
 """Told what each `recv` or `send` moved ("recv"/"send", bytes): `Scheduler.moved`."""
+
+
+class TakesCommands(Protocol):
+    """What a reader hands commands to: the `Directory`, or the server's `CommandDoor`
+    (live_view.py), which takes the /scheduler page's one request aside."""
+
+    def handle(self, session: Session, command: Command) -> None:
+        """Act on one command from `session`."""
+
+    def connection_lost(self, session: Session) -> None:
+        """The connection ended or broke."""
 
 
 def _nobody_watches(verb: str, count: int) -> None:
@@ -82,7 +94,7 @@ def accept_connections(
 
 
 def client_reader(
-    directory: Directory, session: Session, clock: Callable[[], float],
+    directory: TakesCommands, session: Session, clock: Callable[[], float],
     moved: Moved = _nobody_watches,
 ) -> TaskGenerator:
     """Read the client's bytes into its protocol object and hand each command it makes
@@ -99,7 +111,7 @@ def client_reader(
 
 
 def _read_until_the_end(
-    directory: Directory, session: Session, clock: Callable[[], float], moved: Moved
+    directory: TakesCommands, session: Session, clock: Callable[[], float], moved: Moved
 ) -> TaskGenerator:
     sock, connection = session.sock, session.connection
     while session.reading:
@@ -118,7 +130,7 @@ def _read_until_the_end(
 
 
 def handle_commands(
-    directory: Directory, session: Session, clock: Callable[[], float]
+    directory: TakesCommands, session: Session, clock: Callable[[], float]
 ) -> TaskGenerator:
     """Hand the directory each command in the bytes received so far (the TLS
     reader uses this too: only the moving of bytes differs)."""

@@ -15,6 +15,9 @@ PATHS = {
     "/app.js": "app.js",
     "/style.css": "style.css",
     "/icon.svg": "icon.svg",
+    "/scheduler": "scheduler.html",  # the scheduler, live (chat_server/live_view.py)
+    "/scheduler.js": "scheduler.js",
+    "/scheduler.css": "scheduler.css",
 }
 
 

@@ -8,6 +8,8 @@ bytes out), so the server's reader and writer tasks drive it unchanged. Inside:
                 404 unknown path, 405 other methods, 431/400 oversized or bad requests
     upgrade     GET /chat with the WebSocket headers and an allowed Origin: 101
     WebSocket   the chat's line protocol, one line per message (see `websocket.py`)
+    live view   GET /scheduler/live, upgraded the same way: `WatchScheduler` once, and
+                nothing else is read from it (the server sends it the loop's snapshots)
 
 Only a fixed table of paths is served, so a path like `/../` has nothing to reach.
 HTTP answers are bytes the protocol sends by itself: `data_to_send` hands them out.
@@ -19,6 +21,7 @@ connection: after what is owed has been sent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import h11
@@ -31,6 +34,7 @@ from protocol.framing import MAX_LINE_BYTES
 from protocol.websocket import WebSocketLines, framed
 
 CHAT_PATH = "/chat"
+LIVE_PATH = "/scheduler/live"  # the /scheduler page's WebSocket: the loop, live, read-only
 MAX_REQUEST_HEAD = 8192  # bytes of request line and headers; more is refused with 431
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -47,6 +51,12 @@ _REASONS = {101: b"Switching Protocols", 200: b"OK", 400: b"Bad Request", 403: b
             431: b"Request Header Fields Too Large"}
 
 
+@dataclass(frozen=True, slots=True)
+class WatchScheduler:
+    """Not typed by anyone: the connection says it once its WebSocket on `LIVE_PATH` is
+    open, so the server makes it a viewer of the scheduler (see chat_server/live_view.py)."""
+
+
 def _silent(event: AnyEvent) -> bytes:
     """The encoder before the upgrade: chat events have nowhere to go over plain HTTP."""
     return b""
@@ -56,7 +66,7 @@ class WebConnection:
     """One browser's connection: HTTP requests, then the chat over a WebSocket."""
 
     __slots__ = ("_files", "_origins", "_http", "_lines", "_socket", "_owed", "_quit",
-                 "_key")
+                 "_key", "_watching")
 
     def __init__(self, files: Mapping[str, bytes], origins: Iterable[str] = (),
                  max_line_bytes: int = MAX_LINE_BYTES) -> None:
@@ -69,6 +79,8 @@ class WebConnection:
         self._owed = bytearray()  # HTTP answers not yet handed out
         self._quit: str | None = None  # why the connection must end, until it is said
         self._key = b""  # Sec-WebSocket-Key of an accepted upgrade, answered once read
+        # On LIVE_PATH: "asked" until WatchScheduler is said, then "said"; None: the chat.
+        self._watching: str | None = None
 
     # What the chat logic reads (see chat_server/outgoing.py)
 
@@ -105,11 +117,17 @@ class WebConnection:
         elif self._quit is None:
             self._http.receive_data(data)
 
-    def next_command(self) -> Command | None:
-        """The next chat command, a `Quit` when the connection must end, or None."""
+    def next_command(self) -> Command | WatchScheduler | None:
+        """The next chat command, a `Quit` when the connection must end, or None
+        (or, once, `WatchScheduler` for a viewer of the scheduler page)."""
         while self._quit is None:
             if self._socket is not None:
+                if self._watching == "asked":
+                    self._watching = "said"
+                    return WatchScheduler()
                 command = self._socket.next_command()
+                if command is not None and self._watching:
+                    continue  # a viewer's socket is read-only: what it says is dropped
                 if command is not None or not self._socket.ended:
                     return command
                 self._end(PartReason.CONNECTION_LOST)
@@ -177,8 +195,10 @@ class WebConnection:
             self._refuse(431)
         elif request.method not in (b"GET", b"HEAD"):
             self._refuse(405, [(b"allow", b"GET, HEAD")])
-        elif path == CHAT_PATH:
+        elif path in (CHAT_PATH, LIVE_PATH):
             self._answer_chat(request)
+            if path == LIVE_PATH and self._key:
+                self._watching = "asked"
         elif path in self._files:
             self._respond(200, self._files[path], _content_type(path),
                           head=request.method == b"HEAD")
