@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 from protocol import History, Join, Part, RoomEvent, decode_event, room_key
 
-ROOM_EVENT_KINDS = frozenset({"JOIN", "PART", "NICK", "MSG", "ACTION", "TOPIC"})
+# NOTICE: what an operator did that the room sees (a mute, a room mode, new rights); a
+# kick or ban is the PART of the one put out.
+ROOM_EVENT_KINDS = frozenset({"JOIN", "PART", "NICK", "MSG", "ACTION", "TOPIC", "NOTICE"})
 
 
 @dataclass

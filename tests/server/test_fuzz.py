@@ -14,6 +14,20 @@ unicode, control-character and bidi room names, /part with junk, /in nested or w
 garbage, /topic with escapes, /history with bad numbers and huge counts, floods of
 /rooms, /hello with odd versions, and random joins and parts of the rooms below.
 
+And they try the operators' commands: /oper with right and wrong tokens (the server runs
+with `--oper-password`, so many become operators), then /kick, /ban (nicks, addresses of
+every form, durations fractional, negative, zero, huge, nan, inf, words), /unban, /bans,
+/mute, /unmute, /readonly on|off|junk, /slow (zero, fractional, negative, huge, words),
+/op and /deop, each also inside /in ROOM; and /pass. Hostile operators act on each other,
+on the well-behaved clients and on whole rooms, the default one included.
+
+Every well-behaved client is an operator (the v2 ones by /oper, the rest made so by
+the first of them, before the transcripts start), because the server promises that
+operators cannot be kicked, banned or muted, and may speak in read-only and slow rooms:
+the fuzz proves it. The one thing an operator may do to another is /deop, so hostile
+/deop lines name only hostile nicknames and junk. A half-closer (whose last line must be
+relayed) becomes an operator with its first line and takes nicknames no hostile names.
+
 Throughout, four version 1 machine clients say numbered lines in the default room and one
 person (no /hello) listens there. Four version 2 clients stay in the default room and in
 two of three rooms each, saying numbered lines in their rooms; two more roam, joining and
@@ -21,7 +35,7 @@ leaving the three rooms at random and talking wherever they are. Hostile connect
 join and chat too: they are part of the rooms, so their events are in every transcript.
 Afterwards, in the default room:
 - every well-behaved transcript of room events, from the moment all of them were in the
-  room, is the same sequence, the person's line for line in its own rendering;
+  room and operators (the NOTICE that made the person one), is the same sequence, the person's line for line in its own rendering;
 - it holds every well-behaved line, in order, stamped with its sender's nick, and no
   line carries a well-behaved nick that its owner did not send;
 - no JOIN or NICK took a name equal (case, NFKC) to a well-behaved member's;
@@ -58,7 +72,7 @@ import pytest
 
 from chat_testing import LineClient, ServerProcess, close_all, machine_client
 from process_probes import (
-    expected_tasks, open_descriptors, reset, wait_for_descriptors, wait_for_stats,
+    TASKS_PER_CONNECTION, open_descriptors, reset, wait_for_descriptors, wait_for_stats,
 )
 from protocol import (
     DEFAULT_ROOM, LineFramer, decode_event, event_line, render_for_people, room_key,
@@ -78,8 +92,14 @@ ROAMERS = ("roamer0", "roamer1")  # v2: join and part the rooms at random
 STAYER_ROOMS = {nick: (ROOMS[i % 3], ROOMS[(i + 1) % 3]) for i, nick in enumerate(ROOM_STAYERS)}
 WELL_BEHAVED = (*GOOD_NICKS, LISTENER_NICK, *ROOM_STAYERS, *ROAMERS)
 HISTORY_ON_JOIN = 50  # the server's default
-# Version 1 has no topics: a TOPIC reaches it (and the person) as INFO, the only INFO a
-# well-behaved client that sends no commands is sent, so it is part of the transcript.
+OPER_TOKEN = "fuzz-oper-token"  # --oper-password: hostile connections know it too
+OPERATOR = ROOM_STAYERS[0]  # makes the version 1 clients and the person operators
+START_MARK = f"INFO {OPERATOR} made {LISTENER_NICK} an operator"  # transcripts start after
+PERSON_START = f"*** {OPERATOR} made {LISTENER_NICK} an operator"  # the same, for the person
+PERSON_OPERATOR = "*** you are now an operator: /help lists what you may do"
+# Version 1 has no topics or operators: a TOPIC or a NOTICE reaches it (and the person) as
+# INFO, the only INFO a well-behaved client that sends no commands is sent once it is an
+# operator, so it is part of the transcript.
 ROOM_EVENT_KINDS = frozenset({"JOIN", "PART", "NICK", "MSG", "ACTION", "INFO"})
 UNSAFE_CHARACTER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -163,6 +183,35 @@ HELLOS = [
     "/hello \x1b[31m 2", "/HELLO x 2", "/hello x ²",
 ]
 
+# Operators and access. Targets of /kick, /ban and /mute may be anyone, well-behaved
+# operators included (refused); /deop targets never a well-behaved nick, a look-alike or
+# a half-closer's (see the module docstring). Three wrong tokens close a connection.
+WRONG_OPERS = [
+    "/oper", "/oper wrong", "/oper " + OPER_TOKEN.upper(), "/oper " + OPER_TOKEN + "x",
+    "/oper " + OPER_TOKEN[:-1], "/oper \x00", "/OPER " + "t" * 3000, "/oper " + OPER_TOKEN + " x",
+    "/oper \u202e" + OPER_TOKEN, "/in #alpha /oper guess",  # (sanitising may make one right)
+]
+PASSES = ["/pass", "/pass x", "/pass " + "p" * 3000, "/pass \x1b[31m", "/PASS  secret  ",
+          "/pass " + OPER_TOKEN, "/in #alpha /pass x"]
+DURATIONS = [
+    "0.5", "-5", "0", "1e12", "1e999", "nan", "inf", "-inf", "Infinity", "NaN", "words",
+    "1e-9", "0.0001", "5256000", "5256001", "\u0663", "1_000", "+5", ".5", "0x10", "5 minutes",
+    "-0", "99999999999999999999999",
+]
+ADDRESSES = [
+    "127.0.0.1", "::ffff:127.0.0.1", "[::ffff:7f00:1]", "0:0:0:0:0:ffff:127.0.0.1", "::1",
+    "[::1]", "10.0.0.5", "192.0.2.1", "2001:db8::1", "0.0.0.0", "255.255.255.255",
+    "127.0.0.01", "127.1", "fe80::1%eth0", "1.2.3.4/24", "::", "[", "[]", "1.2.3.4:80",
+]
+NO_ONE = ["nobody", "x" * 40, "\x1b[31mred", "#alpha", "*", "\U0001f600", "-", ".."]
+# Junk that may still name a well-behaved client (sanitising drops the bidi control):
+JUNK_TARGETS = [*NO_ONE, "@good0", "good0,good1", "\u202egood0", "watcher\u2069"]
+READ_ONLY_ARGS = ["", "on", "off", "ON", "Off", "junk", "on off", "\x1b[31m", "1", "o\u0301n"]
+SLOW_ARGS = ["0", "0.5", "0.001", "-1", "-0", "2", "86400", "86401", "1e12", "1e999", "nan",
+             "inf", "x", "", "3 seconds", "\u0663", "1e-300", "  1  "]
+REASONS = ["", "spam", "\x1b[2J gone", "\u202eevil", "r" * 3000, "👋 bye", "tab\there"]
+HOSTILE_NICK_WINDOW = 10  # operator commands name hostile peers opened this shortly before
+
 # IAC SE twice, then LF: from any telnet or framer state this ends whatever the fuzzed
 # bytes left unfinished (a subnegotiation, an escape, an overlong line), so a clean line
 # can follow.
@@ -194,12 +243,18 @@ def _hostile_nick(rng: random.Random, index: int) -> str:
     return rng.choice([f"h{index}", f"Ж{index}", f"ｈ{index}", f"h{index}\u0301", f"张{index}"])
 
 
+def _quiet_nick(rng: random.Random, index: int) -> str:
+    """A half-closer's nickname: no hostile line names these, so none is deopped."""
+    return rng.choice([f"q{index}", f"Ｑ{index}", f"ф{index}"])
+
+
 def _piece_makers(rng: random.Random, index: int, may_quit: bool,
                   may_roam: bool) -> list[Callable[[], bytes]]:
     """Makers of one adversarial piece each; the plan strings random ones together."""
+    nick = _hostile_nick if may_roam else _quiet_nick
     makers: list[Callable[[], bytes]] = [
-        lambda: _text_line(_hostile_nick(rng, index)),  # talker-style join
-        lambda: _text_line(f"/nick {_hostile_nick(rng, index)}"),
+        lambda: _text_line(nick(rng, index)),  # talker-style join
+        lambda: _text_line(f"/nick {nick(rng, index)}"),
         lambda: _text_line(rng.choice(["", "/nick "]) + rng.choice(LOOKALIKE_NICKS)),
         lambda: _text_line(rng.choice(FRIENDLY)),
         lambda: _text_line(rng.choice(["/me ", ""]) + rng.choice(FRIENDLY)),
@@ -218,7 +273,7 @@ def _piece_makers(rng: random.Random, index: int, may_quit: bool,
     if may_quit:
         makers.append(lambda: _text_line(rng.choice(QUITS)))
     if may_roam:
-        makers += _room_piece_makers(rng)
+        makers += _room_piece_makers(rng) + _operator_piece_makers(rng, index)
     return makers
 
 
@@ -241,6 +296,68 @@ def _room_piece_makers(rng: random.Random) -> list[Callable[[], bytes]]:
         lambda: _text_line(rng.choice(HELLOS)),
         lambda: _text_line("/who " + rng.choice(ROOM_ALIASES + ODD_ROOMS)),
     ]
+
+
+def _operator_piece_makers(rng: random.Random, index: int) -> list[Callable[[], bytes]]:
+    """The operators' commands and /pass, with random and hostile arguments, aimed at
+    peers opened shortly before connection `index` (so often still there)."""
+    return [
+        lambda: _text_line("/oper " + OPER_TOKEN),
+        lambda: _text_line(rng.choice(WRONG_OPERS)),
+        lambda: _text_line(rng.choice(PASSES)),
+        lambda: _text_line(_maybe_in(rng, _moderation_line(rng, index))),
+        lambda: _text_line(_maybe_in(rng, _moderation_line(rng, index))),
+        lambda: _text_line(_maybe_in(rng, _moderation_line(rng, index))),
+        lambda: b"".join(_text_line(_moderation_line(rng, index)) for _ in range(rng.randint(2, 20))),
+        lambda: _text_line("/bans") * rng.randint(1, 30),
+    ]
+
+
+def _maybe_in(rng: random.Random, line: str) -> str:
+    """`line`, or `line` inside `/in ROOM` (a room of the run, or an odd name)."""
+    if rng.random() < 0.6:
+        return line
+    return f"/in {rng.choice(ROOM_ALIASES + ODD_ROOMS[:8])} {line}"
+
+
+def _target(rng: random.Random, index: int) -> str:
+    """Someone to kick, ban or mute: well-behaved (refused: operators), a look-alike, a
+    hostile nickname or junk; never a half-closer's."""
+    hostile = _hostile_nick(rng, _near(rng, index))
+    return rng.choice([rng.choice(WELL_BEHAVED), rng.choice(LOOKALIKE_NICKS), hostile,
+                       hostile, rng.choice(JUNK_TARGETS)])
+
+
+def _deop_target(rng: random.Random, index: int) -> str:
+    """Someone to /deop: a hostile nickname or junk (a hostile operator could otherwise
+    take a well-behaved one's rights, which operators may do; that is no bug)."""
+    if rng.random() < 0.2:
+        return rng.choice(NO_ONE)
+    return _hostile_nick(rng, _near(rng, index))
+
+
+def _near(rng: random.Random, index: int) -> int:
+    """A hostile index a little before `index`: likely a peer still connected."""
+    return max(0, index - rng.randint(0, HOSTILE_NICK_WINDOW))
+
+
+def _moderation_line(rng: random.Random, index: int) -> str:
+    """One operator command, with arguments drawn from the tables above."""
+    words = rng.choice([
+        lambda: ["/kick", _target(rng, index), rng.choice(REASONS)],
+        lambda: ["/ban", _target(rng, index), rng.choice(DURATIONS), rng.choice(REASONS)],
+        lambda: ["/ban", rng.choice(ADDRESSES), rng.choice(DURATIONS), rng.choice(REASONS)],
+        lambda: ["/ban", rng.choice([_target(rng, index), rng.choice(ADDRESSES)])],
+        lambda: ["/unban", rng.choice([_target(rng, index), rng.choice(ADDRESSES), ""])],
+        lambda: ["/bans", rng.choice(["", "extra words"])],
+        lambda: ["/mute", _target(rng, index), rng.choice(DURATIONS + [""])],
+        lambda: ["/unmute", rng.choice([_target(rng, index), "", "a b"])],
+        lambda: ["/readonly", rng.choice(READ_ONLY_ARGS)],
+        lambda: ["/slow", rng.choice(SLOW_ARGS)],
+        lambda: ["/op", rng.choice([_target(rng, index), "", "a b"])],
+        lambda: ["/deop", _deop_target(rng, index)],
+    ])()
+    return " ".join(words).rstrip(" ")
 
 
 def _split_randomly(rng: random.Random, data: bytes) -> list[bytes]:
@@ -266,6 +383,10 @@ def make_plan(rng: random.Random, index: int) -> HostilePlan:
     makers = _piece_makers(rng, index, may_quit=ending != "half_close",
                            may_roam=ending != "half_close")
     pieces = [makers[0]()] if rng.random() < 0.7 else []
+    if ending == "half_close":  # an operator all along: no room mode keeps its last line out
+        pieces.insert(0, _text_line(f"/oper {OPER_TOKEN}"))
+    elif rng.random() < 0.4:  # many hostile operators, from early on
+        pieces.append(_text_line(f"/oper {OPER_TOKEN}"))
     pieces += [rng.choice(makers)() for _ in range(rng.randint(3, 30))]
     plan = HostilePlan(index, [], [], reads, ending)
     if ending == "half_close":
@@ -282,9 +403,27 @@ def _survey_plan(rng: random.Random) -> HostilePlan:
     /hello last: a version 1 would refuse the rest), so every run covers them all."""
     lines = [_hostile_nick(rng, 0), "/join #alpha", *("/join " + room for room in ODD_ROOMS),
              *PARTS, "/join #alpha", *IN_LINES, "/join #beta", *TOPICS, *HISTORIES,
-             "/rooms", *HELLOS]
+             *_survey_operator_lines(), "/rooms", *HELLOS]
     chunks = _split_randomly(rng, b"".join(_text_line(line) for line in lines))
     return HostilePlan(0, chunks, [0.0] * len(chunks), reads=True, ending="stay")
+
+
+def _survey_operator_lines() -> list[str]:
+    """Each operator argument once, first as no operator (refused), then as one (two
+    wrong tokens first: the third would end the connection)."""
+    acts = [*(f"/ban {address} 0.5 survey" for address in ADDRESSES),
+            *(f"/mute h3 {duration}" for duration in DURATIONS),
+            *(f"/in #alpha /ban h4 {duration} survey" for duration in DURATIONS),
+            *(f"/readonly {word}" for word in READ_ONLY_ARGS),
+            *(f"/in #lobby /slow {seconds}" for seconds in SLOW_ARGS),
+            *(f"/kick {nick} {REASONS[2]}" for nick in (*WELL_BEHAVED, *LOOKALIKE_NICKS)),
+            *(f"/in #alpha /mute {nick} 1e12" for nick in WELL_BEHAVED),
+            *(f"/ban {nick} 1e999" for nick in WELL_BEHAVED), f"/op {GOOD_NICKS[1]}",
+            *(f"/unban {target}" for target in (*ADDRESSES[:8], *JUNK_TARGETS)),
+            "/bans", "/unmute h3", "/deop h99", "/op", "/deop", "/in #beta /readonly off",
+            "/in #lobby /readonly on", "/in #lobby /slow 86400", "/in #alpha /slow 0.5",
+            "/in #lobby /readonly off", "/in #lobby /slow 0", "/in #alpha /slow 0"]
+    return [*acts[:10], *PASSES, WRONG_OPERS[1], WRONG_OPERS[2], f"/oper {OPER_TOKEN}", *acts]
 
 
 # --- the clients ---------------------------------------------------------------------------
@@ -326,9 +465,9 @@ class Observer:
         self.lines.extend(item.text for item in self._framer.feed(data) if hasattr(item, "text"))
 
     def room_events(self) -> list[str]:
-        """Machine room events received since the listener joined."""
+        """Machine room events received since the listener was made an operator."""
         events = [line for line in self.lines if line.split(" ", 1)[0] in ROOM_EVENT_KINDS]
-        return events[events.index(f"JOIN {LISTENER_NICK}") + 1:]
+        return events[events.index(START_MARK) + 1:]
 
 
 class RoomMember(Observer):
@@ -376,13 +515,21 @@ class RoomMember(Observer):
         self.sock.setblocking(False)
 
 
-def join_v2(port: int, nick: str, rooms: tuple[str, ...], roams: bool) -> RoomMember:
-    """A version 2 client that joined the server and `rooms`, and read up to the last."""
+def join_v2(port: int, nick: str, rooms: tuple[str, ...], roams: bool,
+            ask_stats: bool = False) -> RoomMember:
+    """A version 2 operator that joined the server and `rooms`, and read up to the last
+    (and then its /stats, if asked: read here, so nothing it was sent is missed).
+
+    It says /oper before /nick, so no room hears of it: no NOTICE before its JOINs."""
     client = LineClient(port)
-    client.send_line("/hello fuzz 2", f"/nick {nick}", *(f"/join {room}" for room in rooms))
+    client.send_line("/hello fuzz 2", f"/oper {OPER_TOKEN}", f"/nick {nick}",
+                     *(f"/join {room}" for room in rooms))
     last = f"CURRENT {rooms[-1]}" if rooms else f"JOIN {DEFAULT_ROOM} "
     lines = client.read_until(lambda line: line.startswith(last) and
                               (rooms or line.endswith(f" {nick}")))
+    if ask_stats:
+        client.send_line("/stats")
+        lines += client.read_until("STATS ")
     member = RoomMember(client, nick, lines, roams)
     member.rooms = list(rooms)
     return member
@@ -475,6 +622,7 @@ class FuzzOutcome:
     listener: Observer
     members: list[RoomMember]  # the version 2 clients, stayers first
     descriptors_before: int  # the server's open descriptors with only the observers connected
+    server_tasks: int  # the tasks the server runs with no connection (one per listener...)
     plans: list[HostilePlan] = field(default_factory=list)
     fins_confirmed: list[HostilePlan] = field(default_factory=list)  # half-closers the server finished
 
@@ -493,14 +641,19 @@ class FuzzRun:
     def run(self) -> FuzzOutcome:
         """Join the observers, fuzz for the set duration, wind down, exchange end markers."""
         members = self._join_members()
+        first_stats = decode_event(next(line for line in members[0].lines
+                                        if line.startswith("STATS ")))
+        server_tasks = int(first_stats.as_dict()["tasks"]) - TASKS_PER_CONNECTION  # type: ignore[union-attr]
+        self.outcome = FuzzOutcome([], members[0], members, 0, server_tasks)
         observers, listener = self._join_observers()
-        self.outcome = FuzzOutcome(observers, listener, members,
-                                   open_descriptors(self.server.pid))
+        self.outcome.observers, self.outcome.listener = observers, listener
+        self.outcome.descriptors_before = open_descriptors(self.server.pid)
         try:
             self._fuzz(observers, listener)
             self._wind_down(observers, listener)
             self._exchange_end_markers(observers, listener)
             self._exchange_room_end_markers()
+            self._reopen_default_room()
         finally:
             for hostile in self.hostiles:
                 if not hostile.gone:
@@ -512,7 +665,8 @@ class FuzzRun:
         """The version 2 clients: stayer i is in rooms i and i+1 (of three), so every
         room has two stayers or more; the roamers start in the default room only."""
         port = self.server.port
-        members = [join_v2(port, nick, rooms, roams=False) for nick, rooms in STAYER_ROOMS.items()]
+        members = [join_v2(port, nick, rooms, roams=False, ask_stats=nick == OPERATOR)
+                   for nick, rooms in STAYER_ROOMS.items()]
         members += [join_v2(port, nick, (), roams=True) for nick in ROAMERS]
         for member in members:
             member.sock.setblocking(False)
@@ -523,6 +677,8 @@ class FuzzRun:
         port = self.server.port
         observers = [Observer(machine_client(port, nick), nick, machine=True)
                      for nick in GOOD_NICKS]
+        self._register(observers)
+        self._make_operators(GOOD_NICKS)  # version 1 has no /oper: the operator ops them
         person = LineClient(port)
         person.read_line()  # the greeting
         person.send_line(LISTENER_NICK)  # talker style: the first line is the nickname
@@ -530,10 +686,42 @@ class FuzzRun:
         current = person.read_until("*** You are now talking in")[-1]
         listener = Observer(person, LISTENER_NICK, machine=False,
                             lines_already_read=(joined, current))
-        for observer in [*observers, listener]:
+        self._register([listener])
+        self._make_operators([LISTENER_NICK])
+        self._read_until(lambda: PERSON_START in listener.lines
+                         and PERSON_OPERATOR in listener.lines, "the person's rights")
+        return observers, listener
+
+    def _register(self, observers: list[Observer]) -> None:
+        for observer in observers:
             observer.sock.setblocking(False)
             self.selector.register(observer.sock, selectors.EVENT_READ, observer)
-        return observers, listener
+
+    def _make_operators(self, nicks: Iterable[str]) -> None:
+        """The operator makes `nicks` operators; read until its room has heard of each."""
+        operator = self.outcome.members[0]
+        for nick in nicks:
+            operator._send(f"/op {nick}")
+        ends = {f" {OPERATOR} made {nick} an operator" for nick in nicks}
+        self._read_until(lambda: all(any(line.endswith(end) for line in operator.lines)
+                                     for end in ends), "the operators' NOTICEs")
+
+    def _read_until(self, done: Callable[[], bool], what: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, f"{what} did not arrive in time"
+            self._read(0.02)
+
+    def _reopen_default_room(self) -> None:
+        """Undo what hostile operators left on the default room (read-only, slow), so
+        the newcomer, who is no operator, may speak there."""
+        operator = self.outcome.members[0]
+        operator._send(f"/in {DEFAULT_ROOM} /readonly off")
+        operator._send(f"/in {DEFAULT_ROOM} /slow 0")
+        ends = (f" {OPERATOR} opened the room: everyone may speak",
+                f" {OPERATOR} turned slow mode off")
+        self._read_until(lambda: all(any(line.endswith(end) for line in operator.lines)
+                                     for end in ends), "the default room's reopening")
 
     def _fuzz(self, observers: list[Observer], listener: Observer) -> None:
         settings = self.settings
@@ -640,7 +828,8 @@ class FuzzRun:
                 and person_ends <= set(listener.lines)
 
         while not all_ends_seen():
-            assert time.monotonic() < deadline, "the end markers did not arrive in time"
+            assert time.monotonic() < deadline, "the end markers did not arrive in time: " \
+                f"{[(o.nick, [l for l in o.lines if l.startswith(('ERROR', 'INFO'))][-3:]) for o in observers]}"
             self._read(0.05)
             self._check_observers_alive(observers, listener)
 
@@ -742,18 +931,19 @@ def check_default_room_is_the_v1_one(member: RoomMember, common: list[str]) -> N
     stays = member.views.in_room(room_key(DEFAULT_ROOM))
     assert len(stays) == 1 and not stays[0].parted, f"{member.nick} left {DEFAULT_ROOM}"
     as_v1 = [event_line(decode_event(line, 2)) for line in stays[0].lines()]
-    after = as_v1[as_v1.index(f"JOIN {LISTENER_NICK}") + 1:]
+    after = as_v1[as_v1.index(START_MARK) + 1:]
     assert after[:len(common)] == common, f"{member.nick}'s {DEFAULT_ROOM} differs from v1's"
 
 
 def check_no_spoofed_names(by_id: dict[str, dict[int, str]], members: list[RoomMember]) -> None:
     """No room event names someone with a well-behaved name (case, NFKC), except that
-    client's own JOINs, PARTs and lines."""
+    client's own JOINs, PARTs, lines and (the operator's) NOTICEs."""
     good_keys = {_comparable(nick) for nick in WELL_BEHAVED}
     nicks = {member.nick for member in members}
     own = {(m.room, event_id) for member in members
            for m in member.views.memberships for event_id, line in m.events
-           if line.split(" ", 5)[4] == member.nick and line.startswith(("JOIN", "PART", "MSG"))}
+           if line.split(" ", 5)[4] == member.nick
+           and line.startswith(("JOIN", "PART", "MSG", "NOTICE"))}
     for room, events in by_id.items():
         for event_id, line in events.items():
             inner = decode_event(line, 2).event  # type: ignore[union-attr]
@@ -770,11 +960,12 @@ def check_no_spoofed_names(by_id: dict[str, dict[int, str]], members: list[RoomM
 def check_person_sees_the_same(outcome: FuzzOutcome, common: list[str]) -> None:
     """The person's lines after joining are the machine transcript, rendered for people."""
     lines = outcome.listener.lines
-    # The person's JOIN, then (version 2) which room is current: the transcript follows.
-    after_join = lines[lines.index(f"*** {LISTENER_NICK} joined") + 2:]
+    # The NOTICE that made the person an operator, and the INFO that told it, in either
+    # order (a reply and a room event): the transcript follows.
+    start = max(lines.index(PERSON_START), lines.index(PERSON_OPERATOR)) + 1
     person_ends = {f"<{nick}> end {nick}" for nick in GOOD_NICKS}
     expected = [render_for_people(decode_event(line)) for line in common]  # type: ignore[arg-type]
-    assert _cut_at_last(after_join, person_ends) == expected
+    assert _cut_at_last(lines[start:], person_ends) == expected
 
 
 def check_nothing_unsafe_arrived(outcome: FuzzOutcome) -> None:
@@ -802,11 +993,11 @@ def check_server_kept_nothing(server: ServerProcess, outcome: FuzzOutcome) -> No
     newcomer = machine_client(server.port, "newcomer")
     # the observers, the v2 clients, the person, the newcomer
     connections = len(outcome.observers) + len(outcome.members) + 2
-    figures = wait_for_stats(
-        newcomer, lambda f: f["tasks"] == str(expected_tasks(connections)), timeout=15)
+    tasks = str(outcome.server_tasks + TASKS_PER_CONNECTION * connections)
+    figures = wait_for_stats(newcomer, lambda f: f["tasks"] == tasks, timeout=15)
     assert figures["clients"] == str(connections)
     assert figures["joined"] == str(connections)
-    assert figures["tasks"] == str(expected_tasks(connections))
+    assert figures["tasks"] == tasks
     descriptors = outcome.descriptors_before + 1  # and the newcomer's
     assert wait_for_descriptors(server.pid, descriptors, 5) == descriptors
     newcomer.send_line("still here after the fuzz")
@@ -852,7 +1043,22 @@ def fuzz(server: ServerProcess, settings: FuzzSettings, *, min_fins_confirmed: i
               f"connections; room events {[len(by_id.get(room_key(r), {})) for r in ROOMS]}; "
               f"endings {Counter(plan.ending for plan in outcome.plans)}; "
               f"{len(outcome.fins_confirmed)} half-closers relayed; roamers stayed in rooms "
-              f"{sum(len(m.views.memberships) for m in outcome.members if m.roams)} times")
+              f"{sum(len(m.views.memberships) for m in outcome.members if m.roams)} times; "
+              f"operators' doings in all rooms {_operator_doings(by_id)}")
+
+
+def _operator_doings(by_id: dict[str, dict[int, str]]) -> Counter[str]:
+    """How many NOTICEs of each sort, kicks and bans the rooms saw (to show the fuzz
+    reached the operators' commands)."""
+    doings: Counter[str] = Counter()
+    for events in by_id.values():
+        for line in events.values():
+            kind, _, text = sender_and_text(line)
+            if kind == "NOTICE":
+                doings[" ".join(text.split()[:2])] += 1
+            elif kind == "PART" and text.startswith(("kicked by", "banned by")):
+                doings[text.split()[0]] += 1
+    return doings
 
 
 def test_plans_are_reproducible_from_the_seed() -> None:
@@ -864,7 +1070,7 @@ def test_plans_are_reproducible_from_the_seed() -> None:
 @pytest.mark.fuzz
 @pytest.mark.timeout(120)
 def test_fuzz_without_flood_control(server_factory) -> None:
-    server = server_factory("--flood", "off")
+    server = server_factory("--flood", "off", "--oper-password", OPER_TOKEN)
     fuzz(server, FuzzSettings(seed=FUZZ_SEED, hostiles=40, concurrency=10, duration=12.0,
                               say_every=0.05), min_fins_confirmed=6)
 
@@ -873,6 +1079,6 @@ def test_fuzz_without_flood_control(server_factory) -> None:
 @pytest.mark.timeout(120)
 def test_fuzz_with_flood_control(server_factory) -> None:
     # The default flood control: hostile readers sleep; well-behaved clients stay under it.
-    server = server_factory()
+    server = server_factory("--oper-password", OPER_TOKEN)
     fuzz(server, FuzzSettings(seed=FUZZ_SEED + 1, hostiles=20, concurrency=8, duration=7.0,
                               say_every=0.35), min_fins_confirmed=2)
