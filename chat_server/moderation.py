@@ -288,7 +288,9 @@ class Moderation:
 
     def _is_operator(self, member: Member) -> bool:
         if member in self.operators:
-            return True
+            # /oper may come before /nick, but acting needs a name: the NOTICE and the
+            # stored ban say who did it (a ban with none could not be stored at all).
+            return self._directory.require_joined(member)
         self._directory.error(member, ErrorCode.NOT_OPERATOR,
                               "only operators may do that (/oper TOKEN)")
         return False
