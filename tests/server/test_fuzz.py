@@ -1061,6 +1061,30 @@ def _operator_doings(by_id: dict[str, dict[int, str]]) -> Counter[str]:
     return doings
 
 
+def test_what_the_fuzzer_found_about_operators(server_factory) -> None:
+    """Replays of two fuzz findings: /op of an operator answers whoever typed it, not
+    the target; an operator with no nickname yet acts on no one (no `None` in a NOTICE,
+    no ban without an author, which the store could not keep)."""
+    server = server_factory("--oper-password", OPER_TOKEN)
+    bob = machine_client(server.port, "bob")
+    alice = join_v2(server.port, "alice", (), roams=False).client
+    alice.sock.setblocking(True)
+    alice.send_line("/op bob", "/op bob", "/ping op")
+    assert "INFO bob is an operator already" in alice.read_until("PONG op")
+    early = LineClient(server.port)
+    early.send_line("/hello fuzz 2", f"/oper {OPER_TOKEN}", "/mute alice", "/ban 192.0.2.1",
+                    "/ping early")
+    refusals = [line for line in early.read_until("PONG early") if line.startswith("ERROR")]
+    assert [line.split()[1] for line in refusals] == ["NOT_JOINED", "NOT_JOINED"]
+    bob.send_line("/ping bob")
+    told = bob.read_until("PONG bob")
+    assert [line for line in told if line.startswith("INFO you are")] == \
+        ["INFO you are now an operator: /help lists what you may do"]
+    close_all([bob, alice, early])
+    assert server.stop() == 0
+    assert "ERROR" not in server.stderr_text() and "Traceback" not in server.stderr_text()
+
+
 def test_plans_are_reproducible_from_the_seed() -> None:
     first = [make_plan(random.Random(FUZZ_SEED), index) for index in range(5)]
     again = [make_plan(random.Random(FUZZ_SEED), index) for index in range(5)]
