@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The fan-out benchmark: one command that runs every scenario and prints a table.
 
-    python bench/run.py                      # both servers, scenarios a-j (about 9 minutes)
+    python bench/run.py                      # every server, scenarios a-j (about 10 minutes)
     python bench/run.py --quick              # a smoke run of the harness (under a minute)
     python bench/run.py --scenario b --servers ours --profile
 
@@ -12,8 +12,10 @@ there are two or more. The load generator checks that nothing is lost or reorder
 measures everything (deliveries, latency, the server's CPU and memory from /proc); a run
 that loses or reorders anything fails, and the exit status says so.
 
-The table compares our server with `asyncio_server.py` in the same run, as ratios: the
-machines are noisy, so absolute numbers move between runs and the ratios are the claims.
+The table compares our server with `asyncio_server.py` and with `c_server.c` (a minimal
+epoll server in C, the physical limit of the work; compiled here like the load generator)
+in the same run, as ratios: the machines are noisy, so absolute numbers move between runs
+and the ratios are the claims. The C server runs scenarios a-d only.
 Scenarios e-g (rooms, the store's cost, the replay on joining) are of protocol version 2
 and of our server's own options, so they run on ours only, and a second table sets ours
 beside ours in another setting (one room, `--store none`, no replay). Our server keeps
@@ -58,15 +60,19 @@ RESULTS = BENCH / "results"
 READMES = (BENCH / "README.md", ROOT / "README.md")  # both show the latest table
 LOADGEN_SOURCE = BENCH / "loadgen.c"
 LOADGEN = BUILD / "loadgen"
+C_SERVER_SOURCE = BENCH / "c_server.c"
+C_SERVER = BUILD / "c_server"
 
 SERVER_OPTIONS = ("--host", "127.0.0.1", "--port", "0", "--flood", "off", "--name", "bench",
                   "--max-clients", "20000")
 SERVERS: dict[str, tuple[str, ...]] = {
     "ours": (sys.executable, "-m", "chat_server"),
     "asyncio": (sys.executable, "bench/asyncio_server.py"),
+    "c": (str(C_SERVER),),  # the physical limit: one room, version 1, plain TCP only
 }
 SCENARIOS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
-BOTH = ("ours", "asyncio")
+EVERY = ("ours", "asyncio", "c")  # the version-1 loads of one room: (a)-(d)
+BOTH = ("ours", "asyncio")  # TLS: the C server has none
 OURS = ("ours",)  # loads of protocol version 2, or of our server's options: no baseline
 LOADGEN_BUSY = 80.0  # % of its core: above this the load generator may be what limits a run
 STARTUP_TIMEOUT = 15.0
@@ -86,7 +92,7 @@ class Load:
     name: str  # the key the table reads results by: "a", "c10k", "d-stalled", ...
     args: tuple[str, ...]  # the load generator's arguments, without port and pid
     timeout: float  # seconds the whole run may take before it is stopped
-    servers: tuple[str, ...] = BOTH  # the servers it runs against, in turn
+    servers: tuple[str, ...] = EVERY  # the servers it runs against, in turn
     store: str = "sqlite"  # our server's history: "sqlite" (a file) or "none" (memory)
     history: int = 0  # our server's --history-on-join: 0 unless the load is about replays
     transport: str = "tcp"  # how the clients come in: "tcp", "tls", "ws" or "irc"
@@ -113,7 +119,7 @@ class Load:
 
     def port_line(self, server: str) -> bytes:
         """The pattern of the line naming the port this load's clients connect to."""
-        if server != "ours" or self.transport == "tcp":  # asyncio: its one listener
+        if server != "ours" or self.transport == "tcp":  # asyncio, C: their one listener
             return rb"room '[^']*' listening on \S+:(\d+)"
         return PORT_LINES[self.transport]
 
@@ -316,6 +322,15 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def compile_c_server() -> list[str]:
+    """Compile the C server (the physical limit) as the load generator is; return the command."""
+    BUILD.mkdir(exist_ok=True)
+    command = [os.environ.get("CC", "cc"), "-O2", "-Wall", "-Wextra", "-o", str(C_SERVER),
+               str(C_SERVER_SOURCE)]
+    subprocess.run(command, check=True, cwd=ROOT)
+    return command
+
+
 def compile_loadgen() -> tuple[list[str], str]:
     """Compile the load generator; return the command used, and why TLS is off ('' if on).
 
@@ -401,7 +416,7 @@ def _run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_di
             run.commands = [display(process.command, store_dir, certificate),
                             display(command)]
             with maybe_profiling(process.pid, pinning, f"{server}-{load.name}",
-                                 enabled=profile) as profile_lines:
+                                 enabled=profile and server != "c") as profile_lines:
                 completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                                            timeout=load.timeout)
             run.profile = profile_lines
@@ -516,12 +531,12 @@ class Target:
     bound: float = 0.0
     ratio: bool = False
 
-    def describe(self, unit: str) -> str:
-        """The target as the table shows it."""
+    def describe(self, unit: str, ratio_name: str = "ratio") -> str:
+        """The target as the table shows it (`ratio_name`: what the ratio is of)."""
         if self.op == "ok":
             return "works"
         if self.ratio:
-            return f"ratio {self.op} {self.bound:g}"
+            return f"{ratio_name} {self.op} {self.bound:g}"
         return f"ours {self.op} {self.bound:,g} {unit}".rstrip()
 
     def holds(self, value: float) -> bool:
@@ -534,8 +549,9 @@ class Target:
 class Metric:
     """One row of the table: a value read from one server's runs.
 
-    The row is shown when load `needs` ran; `compare` says whether ours/asyncio means
-    anything for it (a CPU share of the load generator, say, does not).
+    The row is shown when load `needs` ran; `compare` says whether ours/asyncio and ours/C
+    mean anything for it (a CPU share of the load generator, say, does not). `target` is
+    issue 5's, on ours/asyncio or on ours alone; `c_target` issue 15's, on ours/C.
     """
 
     needs: str
@@ -544,6 +560,7 @@ class Metric:
     unit: str = ""
     target: Target | None = None
     compare: bool = True
+    c_target: Target | None = None
 
     @property
     def scenario(self) -> str:
@@ -619,11 +636,11 @@ def metrics(quick: bool) -> list[Metric]:
         Metric("a", "latency p99", field_of("a", "latency_p99_us", 1e-3), "ms",
                Target("<=", 1.0, ratio=True)),
         Metric("a", "server CPU", field_of("a", "server_cpu_pct"), "%",
-               Target("<=", 0.5, ratio=True)),
+               Target("<=", 0.5, ratio=True), c_target=Target("<=", 2.0, ratio=True)),
         Metric("a", "load generator CPU", field_of("a", "loadgen_cpu_pct"), "%",
                compare=False),
         Metric("b", "deliveries/s at saturation", field_of("b", "deliveries_per_s"), "",
-               Target(">=", 2.0, ratio=True)),
+               Target(">=", 2.0, ratio=True), c_target=Target(">=", 0.5, ratio=True)),
         Metric("b", "latency p99", field_of("b", "latency_p99_us", 1e-3), "ms"),
         Metric("b", "server CPU", field_of("b", "server_cpu_pct"), "%"),
         Metric("b", "load generator CPU", field_of("b", "loadgen_cpu_pct"), "%",
@@ -677,26 +694,42 @@ def verdict(target: Target | None, ours: float | None, ratio: float | None,
 
 
 def table(results: Results, quick: bool) -> str:
-    """The results as a Markdown table: one row per metric, ratios ours/asyncio."""
+    """The results as a Markdown table: one row per metric, ratios ours/asyncio and ours/C.
+
+    A row with a target on each ratio shows both, and a verdict for each, in that order.
+    """
     empty: dict[str, Run] = {}
-    ours_runs, asyncio_runs = results.get("ours", empty), results.get("asyncio", empty)
+    ours_runs, asyncio_runs, c_runs = (results.get(name, empty) for name in EVERY)
     ran = {name for runs in results.values() for name in runs}
     all_ok = all(run.ok for runs in results.values() for run in runs.values())
-    rows = ["| scenario | metric | ours | asyncio | ours/asyncio | target | verdict |",
-            "|---|---|---:|---:|---:|---|---|",
+    rows = ["| scenario | metric | ours | asyncio | C server | ours/asyncio | ours/C | target "
+            "| verdict |",
+            "|---|---|---:|---:|---:|---:|---:|---|---|",
             f"| all | every run completed, nothing lost or reordered | {_checked(ours_runs)} "
-            f"| {_checked(asyncio_runs)} | | every run | {'PASS' if all_ok else 'FAIL'} |"]
+            f"| {_checked(asyncio_runs)} | {_checked(c_runs)} | | | every run "
+            f"| {'PASS' if all_ok else 'FAIL'} |"]
     for metric in metrics(quick):
         if metric.needs not in ran:
             continue
-        ours, theirs = metric.read(ours_runs), metric.read(asyncio_runs)
-        ratio = ours / theirs if metric.compare and ours is not None and theirs else None
+        ours = metric.read(ours_runs)
+        theirs, c_value = metric.read(asyncio_runs), metric.read(c_runs)
+        ratio, c_ratio = (ours / other if metric.compare and ours is not None and other
+                          else None for other in (theirs, c_value))
+        judged = [(target, name, value) for target, name, value in (
+            (metric.target, "ours/asyncio", ratio), (metric.c_target, "ours/C", c_ratio))
+            if target is not None]
+        targets = "; ".join(target.describe(metric.unit, name) for target, name, _ in judged)
+        verdicts = [verdict(target, ours, value, bool(ours_runs)) for target, _, value in judged]
         rows.append(
             f"| {metric.scenario} | {metric.label} | {_format(ours, metric.unit)} "
-            f"| {_format(theirs, metric.unit)} | {'' if ratio is None else f'{ratio:.2f}×'} "
-            f"| {metric.target.describe(metric.unit) if metric.target else ''} "
-            f"| {verdict(metric.target, ours, ratio, bool(ours_runs))} |")
+            f"| {_format(theirs, metric.unit)} | {_format(c_value, metric.unit)} "
+            f"| {_ratio(ratio)} | {_ratio(c_ratio)} | {targets} "
+            f"| {'; '.join(verdicts) if any(verdicts) else ''} |")
     return "\n".join(rows)
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}×"
 
 
 def versus_rows(quick: bool) -> list[Versus]:
@@ -898,7 +931,7 @@ def git_commit() -> str:
 
 
 def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime,
-           compile_command: list[str], pinning: Pinning, store: str) -> str:
+           compile_commands: list[list[str]], pinning: Pinning, store: str) -> str:
     """The whole results file: when, where, what, the table, the exact commands.
 
     `runs` are in the order they ran.
@@ -918,7 +951,8 @@ def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime
     if args.quick:
         lines += ["**A quick run: a smoke test of the harness, not a measurement.**", ""]
     lines += [tables(results, args.quick), "",
-              "Ratios are ours / asyncio, measured in this one run; in the second table, "
+              "Ratios are ours / asyncio and ours / the C server, measured in this one run "
+              "(the C server runs a-d only); in the second table, "
               "ours / ours in the setting named beside it; in the third, each server over "
               "TLS, WebSocket or IRC / the same server over plain TCP, run just before. "
               "Latency is from the moment a "
@@ -934,7 +968,7 @@ def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime
     for run in profiled:
         lines += [f"## Profile: {run.server}, load {run.load.name} (py-spy)", "", "```",
                   *run.profile, "```", ""]
-    lines += ["## Commands", "", "```", display(compile_command)]
+    lines += ["## Commands", "", "```", *[display(command) for command in compile_commands]]
     for run in runs:
         lines += [f"# {run.server}, load {run.load.name}", *run.commands]
     lines += ["```", "", "## Raw results (the load generator's output)", "", "```"]
@@ -990,7 +1024,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", default=",".join(SCENARIOS),
                         help=f"comma-separated, from {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--servers", default=",".join(SERVERS),
-                        help="comma-separated, from ours,asyncio (default: both)")
+                        help="comma-separated, from ours,asyncio,c (default: all three)")
     parser.add_argument("--profile", action="store_true",
                         help="sample each server with py-spy during each load")
     parser.add_argument("--output", type=Path,
@@ -1025,7 +1059,7 @@ def run_all(args: argparse.Namespace, pinning: Pinning, store_root: Path,
             continue
         for load in loads:
             for server in [name for name in args.server_names if name in load.servers]:
-                # servers take turns, so drift hits both
+                # servers take turns, so drift hits them all
                 print(f"{server:>8} {load.name:<12} ...", end=" ", flush=True)
                 run = run_load(server, load, pinning, args.profile, store_root, certificate)
                 runs.append(run)
@@ -1042,6 +1076,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = datetime.datetime.now(datetime.timezone.utc)
     compile_command, no_tls = compile_loadgen()
+    compile_commands = [compile_command, compile_c_server()]
     pinning = Pinning.choose()
     print(f"machine: {machine()}\npinning: {pinning.describe()}", flush=True)
     # Our server's stores live here, never in the user's state directory; removed at the
@@ -1053,7 +1088,7 @@ def main(argv: list[str] | None = None) -> int:
         if "h" in args.scenarios and not no_tls:  # made for this run, removed with it
             certificate, no_tls = make_certificate(Path(store_root))
         runs = run_all(args, pinning, Path(store_root), certificate, no_tls)
-    text = report(runs, args, started, compile_command, pinning, store)
+    text = report(runs, args, started, compile_commands, pinning, store)
     summary = tables(by_server(runs), args.quick)
     print("\n" + summary + "\n")
     for warning in warnings(runs):
