@@ -190,9 +190,10 @@ class WebConnection:
 
     def _answer(self, request: h11.Request) -> None:
         path = urlsplit(request.target.decode("ascii", "replace")).path
+        head = request.method == b"HEAD"
         if _head_size(request) > MAX_REQUEST_HEAD:
             # h11 bounds a head that arrives slowly; one that came in one read is measured.
-            self._refuse(431)
+            self._refuse(431, head=head)
         elif request.method not in (b"GET", b"HEAD"):
             self._refuse(405, [(b"allow", b"GET, HEAD")])
         elif path in (CHAT_PATH, LIVE_PATH):
@@ -200,18 +201,18 @@ class WebConnection:
             if path == LIVE_PATH and self._key:
                 self._watching = "asked"
         elif path in self._files:
-            self._respond(200, self._files[path], _content_type(path),
-                          head=request.method == b"HEAD")
+            self._respond(200, self._files[path], _content_type(path), head=head)
         else:
-            self._respond(404, b"Not found\n", CONTENT_TYPES[".html"],
-                          head=request.method == b"HEAD")
+            self._respond(404, b"Not found\n", CONTENT_TYPES[".html"], head=head)
 
     def _answer_chat(self, request: h11.Request) -> None:
         headers = {name: value for name, value in request.headers}
+        head = request.method == b"HEAD"
         if not _asks_for_websocket(headers):
-            self._refuse(426, [(b"upgrade", b"websocket"), (b"sec-websocket-version", b"13")])
+            self._refuse(426, [(b"upgrade", b"websocket"), (b"sec-websocket-version", b"13")],
+                         head=head)
         elif not self._origin_allowed(headers):
-            self._refuse(403)
+            self._refuse(403, head=head)
         else:  # answered with 101 once h11 has read the whole request (PAUSED)
             self._key = headers[b"sec-websocket-key"]
 
@@ -238,12 +239,16 @@ class WebConnection:
         self._socket = WebSocketLines(self._lines)
         self._socket.receive_data(bytes(trailing))
 
-    def _refuse(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        """Answer with an error, then close (the rest of the request is not read)."""
+    def _refuse(self, status: int, headers: list[tuple[bytes, bytes]] | None = None,
+                head: bool = False) -> None:
+        """Answer with an error, then close (the rest of the request is not read).
+
+        `head`: the request was HEAD, so the answer has no body (h11 refuses to send one).
+        """
         if self._http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             body = f"{status} {_REASONS[status].decode()}\n".encode()
             self._respond(status, body, "text/plain; charset=utf-8",
-                          [(b"connection", b"close"), *(headers or [])])
+                          [(b"connection", b"close"), *(headers or [])], head)
         self._end(PartReason.QUIT)
 
     def _respond(self, status: int, body: bytes, content_type: str,
