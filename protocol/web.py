@@ -208,7 +208,7 @@ class WebConnection:
     def _answer_chat(self, request: h11.Request) -> None:
         headers = {name: value for name, value in request.headers}
         head = request.method == b"HEAD"
-        if not _asks_for_websocket(headers):
+        if head or not _asks_for_websocket(headers):  # the handshake is a GET (RFC 6455)
             self._refuse(426, [(b"upgrade", b"websocket"), (b"sec-websocket-version", b"13")],
                          head=head)
         elif not self._origin_allowed(headers):
