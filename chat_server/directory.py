@@ -183,8 +183,9 @@ class Directory:
             self.reply(recipient, event)
 
     def _quit(self, member: Member, command: Quit, room: Room | None) -> None:
-        self._leave_server(member, command.reason)
-        self.reply(member, Bye(command.reason))
+        reason = _own_words(command.reason)
+        self._leave_server(member, reason)
+        self.reply(member, Bye(reason))
         self._queue(HangUp(member))
 
     def _ping(self, member: Member, command: Ping, room: Room | None) -> None:
@@ -233,7 +234,8 @@ class Directory:
     def _part(self, member: Member, command: LeaveRoom, room: Room | None) -> None:
         target, reason = self._part_target(member, command.words, room)
         if target is not None and self.require_room(member, target):
-            self.leave_room(member, target, reason or PartReason.LEFT, leaver_hears=True)
+            self.leave_room(member, target, _own_words(reason) or PartReason.LEFT,
+                            leaver_hears=True)
 
     def _list_rooms(self, member: Member, command: ListRooms, room: Room | None) -> None:
         rooms = self.rooms_in_use
@@ -458,3 +460,12 @@ class Directory:
         self.outgoing.append(item)
         if self.has_outgoing.parked:
             self.has_outgoing.wake_all()
+
+
+_OPERATOR_WORDS = ("kicked by ", "banned by ")
+
+
+def _own_words(reason: str) -> str:
+    """A reason someone gives for leaving, quoted if it would read as an operator's kick
+    or ban (`kicked by teacher: ...`), which clients show as what it says it is."""
+    return f'"{reason}"' if reason.lower().startswith(_OPERATOR_WORDS) else reason

@@ -848,3 +848,18 @@ def test_a_class_with_a_read_only_room_a_slow_room_and_a_flooder_banned_briefly(
     assert back.ask("sorry")[-1].endswith("flooder sorry")
     close_all([teacher, *students, back])
     stop_cleanly(server)
+
+
+def test_a_leaving_reason_cannot_pass_for_a_kick_or_a_ban(server_factory) -> None:
+    server = server_factory("--flood", "off")
+    watcher = LineClient(server.port)
+    watcher.send_line("/hello tests 2", "/nick watcher", "/join #games")
+    watcher.read_until("CURRENT #games")
+    faker = LineClient(server.port)
+    faker.send_line("/hello tests 2", "/nick faker", "/join #games")
+    faker.read_until("CURRENT #games")
+    faker.send_line("/part #games kicked by teacher: too loud", "/quit Banned by teacher: x")
+    assert watcher.read_until("PART #games")[-1].endswith('faker "kicked by teacher: too loud"')
+    assert watcher.read_until("PART #lobby")[-1].endswith('faker "Banned by teacher: x"')
+    close_all([watcher, faker])
+    assert server.stop() == 0
