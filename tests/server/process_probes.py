@@ -21,8 +21,10 @@ from protocol import Stats, decode_event
 
 PAGE_SIZE = resource.getpagesize()
 
-SERVER_TASKS = 4
-"""Tasks a server always runs: acceptor, broadcaster, signal watcher, join-deadline keeper."""
+SERVER_TASKS = 6
+"""Tasks a test server always runs: an acceptor for each of its three listeners (lines,
+web, IRC; tests start servers with --no-announce, so no mDNS tasks), the broadcaster,
+the signal watcher and the join-deadline keeper."""
 
 TASKS_PER_CONNECTION = 2
 """A reader and a writer for every open connection."""

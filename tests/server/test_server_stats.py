@@ -31,11 +31,11 @@ def test_stats_count_tasks_clients_and_a_stalled_outbox(server_factory) -> None:
     while figures["send_wait"] != "1" and time.monotonic() < deadline:
         time.sleep(0.25)  # figures are shared for 0.2 s; the stall takes a moment
         figures = _stats(asker)
-    # Known situation: acceptor, signal watcher, broadcaster, join-deadline keeper, and a
-    # reader and a writer per client.
-    assert figures["tasks"] == "10"
+    # Known situation: three acceptors (lines, web, IRC), signal watcher, broadcaster,
+    # join-deadline keeper, and a reader and a writer per client.
+    assert figures["tasks"] == "12"
     assert figures["ready"] == "1"  # the asker's reader, running /stats
-    assert figures["recv_wait"] == "4"  # acceptor, signal watcher, two idle readers
+    assert figures["recv_wait"] == "6"  # three acceptors, signal watcher, two idle readers
     assert figures["send_wait"] == "1"  # the stuck client's writer: its kernel buffer is full
     assert figures["parked"] == "3"  # the broadcaster and two idle writers
     assert figures["sleeping"] == "1"  # the join-deadline keeper, until the oldest deadline
