@@ -46,12 +46,19 @@ class History:
 
     def keep(self, events: Iterable[tuple[Room, RoomEvent]]) -> None:
         """Store one batch of room events in one transaction, or log why it could not."""
-        stored, touched = [], {}
+        stored: list[StoredEvent] = []
+        latest: dict[Room, RoomEvent] = {}  # each room's last event in the batch (its top id)
+        topics: dict[Room, RoomEvent] = {}  # each room's last TOPIC event in the batch
         for room, event in events:
             stored.append(StoredEvent(room.key, event.id, event.time, event_line_v2(event)))
-            touched[room.key] = self._record_after(room, event, touched.get(room.key))
+            latest[room] = event
+            if isinstance(event.event, Topic):
+                topics[room] = event
         if not stored:
             return
+        # One record per room and batch, not per event: this runs for every line said.
+        touched = {room.key: self._record_after(room, event.id, topics.get(room))
+                   for room, event in latest.items()}
         try:
             self.store.append(stored, list(touched.values()))
         except StoreError as error:
@@ -124,15 +131,16 @@ class History:
         """Close the store."""
         self.store.close()
 
-    def _record_after(self, room: Room, event: RoomEvent,
-                      earlier: RoomRecord | None) -> RoomRecord:
-        record = earlier or self._records.get(room.key) or RoomRecord(room.key, room.name, 0)
-        record = replace(record, name=room.name, last_id=max(record.last_id, event.id))
-        inner = event.event
-        if isinstance(inner, Topic):
-            record = replace(record, topic=inner.text, topic_by=inner.nick,
-                             topic_time_ms=event.time, topic_id=event.id)
-        return record
+    def _record_after(self, room: Room, last_id: int, topic: RoomEvent | None) -> RoomRecord:
+        """The room's record once this batch is stored: its last id, and its topic if the
+        batch set one."""
+        record = self._records.get(room.key) or RoomRecord(room.key, room.name, 0)
+        if topic is None:
+            return replace(record, name=room.name, last_id=max(record.last_id, last_id))
+        inner = topic.event
+        return replace(record, name=room.name, last_id=max(record.last_id, last_id),
+                       topic=inner.text, topic_by=inner.nick,  # type: ignore[attr-defined]
+                       topic_time_ms=topic.time, topic_id=topic.id)
 
     def _went_wrong(self, error: StoreError) -> None:
         if not self.failing:
