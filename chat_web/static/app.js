@@ -11,6 +11,7 @@
 
 const MAX_LINES_PER_ROOM = 2000;
 const CATCH_UP_COUNT = 500; // the most /history hands back at once
+const OLDER_COUNT = 50; // lines fetched each time the reader scrolls to the top
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 const NICK_COLOURS = 10; // .c0 ... .c9 in style.css
 const STORAGE_KEY = "lanchat";
@@ -40,6 +41,7 @@ const state = {
 function start() {
   $("login-form").addEventListener("submit", onLoginSubmit);
   $("say-form").addEventListener("submit", onSaySubmit);
+  $("messages").addEventListener("scroll", onMessagesScrolled);
   document.addEventListener("visibilitychange", () => { if (!document.hidden) markRead(); });
   const saved = loadSaved();
   if (saved.nick) { // a reload: join again as before
@@ -118,8 +120,9 @@ const HANDLERS = {
   HISTORY: (rest) => {
     const [room, count] = splitFields(rest, 2);
     const left = parseInt(count, 10) || 0;
-    roomNamed(room);
+    const target = roomNamed(room);
     state.replay = left > 0 ? { room, left } : null;
+    if (target.loadingOlder && left === 0) { target.noOlder = true; olderLoaded(target); }
   },
   USERS: (rest) => {
     const [room, ...nicks] = rest.split(" ");
@@ -183,21 +186,45 @@ function onRoomEvent(kind, rest) {
   const event = { kind, room, id: parseInt(id, 10), time: parseInt(time, 10),
                   nick: fields[0] || "", text: fields[1] || "" };
   const replayed = state.replay !== null && state.replay.room === room;
-  if (replayed && --state.replay.left <= 0) state.replay = null;
+  const lastOfReplay = replayed && --state.replay.left <= 0;
+  if (lastOfReplay) state.replay = null;
   const target = roomNamed(room);
   if (!replayed) applyToRoom(target, event);
   else if (kind === "TOPIC" && event.id >= target.lastId) { // the latest topic we know
     target.topic = event.text;
     if (room === state.viewing) renderHeader();
   }
-  if (target.seen.has(event.id)) return;
-  target.seen.add(event.id);
-  target.lastId = Math.max(target.lastId, event.id);
-  const item = renderRoomEvent(event, replayed);
-  insertInOrder(target, item, event.id);
-  if (!replayed && (kind === "MSG" || kind === "ACTION") && event.nick !== state.nick) {
+  const fresh = !target.seen.has(event.id); // a replay may overlap what we have
+  if (fresh) {
+    target.seen.add(event.id);
+    target.lastId = Math.max(target.lastId, event.id);
+    insertInOrder(target, renderRoomEvent(event, replayed), event.id);
+  }
+  if (lastOfReplay && target.loadingOlder) olderLoaded(target);
+  if (replayed || !fresh) return;
+  if ((kind === "MSG" || kind === "ACTION") && event.nick !== state.nick) {
     countUnread(room, mentionsMe(event.text));
   }
+}
+
+// Older lines, fetched when the reader scrolls to the top of a room
+
+function onMessagesScrolled() {
+  const list = $("messages");
+  const room = state.rooms.get(state.viewing);
+  if (list.scrollTop > 20 || !room || room.loadingOlder || room.noOlder) return;
+  const oldest = room.seen.size ? Math.min(...room.seen) : 0;
+  if (oldest <= 1) { room.noOlder = oldest === 1; return; } // nothing before id 1
+  room.loadingOlder = true;
+  room.heightBefore = list.scrollHeight;
+  send(`/history ${room.name} before ${oldest} ${OLDER_COUNT}`);
+}
+
+function olderLoaded(room) {
+  room.loadingOlder = false;
+  if (room.name !== state.viewing) return;
+  const list = $("messages"); // keep the line the reader was at where it was
+  list.scrollTop += list.scrollHeight - room.heightBefore;
 }
 
 function applyToRoom(room, event) {
@@ -219,7 +246,7 @@ function applyToRoom(room, event) {
 
 function newRoom(name) {
   return { name, topic: "", users: [], items: [], seen: new Set(), lastId: 0,
-           unread: 0, mentions: 0 };
+           unread: 0, mentions: 0, loadingOlder: false, noOlder: false, heightBefore: 0 };
 }
 
 function roomNamed(name) {

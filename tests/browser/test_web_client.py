@@ -136,6 +136,35 @@ def test_after_a_server_restart_the_page_reconnects_and_catches_up(browser) -> N
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_scrolling_to_the_top_loads_older_lines(server_factory, browser) -> None:
+    server = server_factory("--flood", "off", "--history-on-join", "20")
+    talker = _v2_client(server.port, "talker")
+    talker.send_line(*[f"old line {number}" for number in range(120)])
+    talker.read_until("MSG #lobby", timeout=20)
+    talker.send_line("/ping all said")
+    talker.read_until("PONG all said")
+    _join(browser, f"http://127.0.0.1:{announced_web_port(server)}/", "reader")
+    _wait(browser, lambda: "old line 119" in _messages(browser), "the replay on join")
+    assert "old line 60" not in _messages(browser)  # only the last 20 came with the join
+    for _ in range(10):  # each scroll to the top fetches 50 more, until the first line
+        if "old line 0\n" in _messages(browser) + "\n":
+            break
+        oldest = _first_line(browser)
+        browser.execute_script("document.getElementById('messages').scrollTop = 0;")
+        _wait(browser, lambda: _first_line(browser) != oldest, "older lines")
+    assert "old line 0" in _messages(browser) and "old line 60" in _messages(browser)
+    shown = [line for line in _messages(browser).splitlines() if "old line" in line]
+    numbers = [int(line.rsplit(" ", 1)[1]) for line in shown]
+    assert numbers == sorted(numbers) and len(numbers) == len(set(numbers))  # in order, once
+    talker.close()
+
+
+def _first_line(driver) -> str:  # type: ignore[no-untyped-def]
+    """The text of the oldest line the page shows in the room on screen."""
+    return driver.execute_script(
+        "const item = document.querySelector('#messages li'); return item ? item.textContent : '';")
+
+
 def test_hostile_text_is_shown_as_text_and_runs_nothing(server_factory, browser) -> None:
     server = server_factory("--flood", "off")
     url = f"http://127.0.0.1:{announced_web_port(server)}/"
