@@ -47,7 +47,7 @@ class LanchatController(BaseServerController):
             "--irc-port", str(port), "--web-port", "off", "--name", "lanchat",
             "--store", os.path.join(self._store_dir, "history.sqlite3"),
             "--flood", "off", "--history-on-join", "0", "--join-timeout", "0",
-            "--oper-password", OPER_PASSWORD, "--quiet",
+            "--oper-password", OPER_PASSWORD, "--quiet", "--no-announce",
         ]
         if password is not None:
             command += ["--password", password]
