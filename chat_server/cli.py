@@ -299,13 +299,24 @@ def _tls_join_lines(host: str, port: int) -> list[str]:
 
 def _web_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
     """`Browsers: http://ADDRESS:PORT/` for each address people may use, if the web is on."""
+    return _listener_lines(server, "web", "Browsers: http://{}/", requested_host, addresses)
+
+
+def _irc_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
+    """`IRC clients: irc://ADDRESS:PORT` for each address people may use, if IRC is on."""
+    return _listener_lines(server, "irc", "IRC clients: irc://{}", requested_host, addresses)
+
+
+def _listener_lines(server: ChatServer, name: str, line: str, requested_host: str,
+                    addresses: list[str]) -> list[str]:
+    """`line` with each HOST:PORT people may use to reach listener `name`, if it runs."""
     listeners = getattr(server, "listeners", [])  # a stand-in server (tests) may have none
-    web = next((each for each in listeners if each.name == "web"), None)
-    if web is None:
+    listener = next((each for each in listeners if each.name == name), None)
+    if listener is None:
         return []
-    host, port = web.address
+    host, port = listener.address
     hosts = ["localhost", *addresses] if requested_host in ALL_INTERFACES else [host]
-    return [f"Browsers: http://{_host_port(each, port)}/" for each in hosts]
+    return [line.format(_host_port(each, port)) for each in hosts]
 
 
 def _announce_settings(args: argparse.Namespace) -> MdnsSettings | None:
@@ -350,17 +361,6 @@ def _web_settings(args: argparse.Namespace) -> dict[str, object]:
 
 def _web_port(text: str) -> int:
     return WEB_OFF if text == "off" else _port(text)
-
-
-def _irc_lines(server: ChatServer, requested_host: str, addresses: list[str]) -> list[str]:
-    """`IRC clients: irc://ADDRESS:PORT` for each address people may use, if IRC is on."""
-    listeners = getattr(server, "listeners", [])  # a stand-in server (tests) may have none
-    irc = next((each for each in listeners if each.name == "irc"), None)
-    if irc is None:
-        return []
-    host, port = irc.address
-    hosts = ["localhost", *addresses] if requested_host in ALL_INTERFACES else [host]
-    return [f"IRC clients: irc://{_host_port(each, port)}" for each in hosts]
 
 
 def _irc_settings(args: argparse.Namespace) -> dict[str, object]:

@@ -287,30 +287,22 @@ class ChatServer:
         return Listener("tls", sock, LineConnection, tls.context)
 
     def _add_irc_listener(self, port: int, given: bool) -> None:
-        """IRC clients' listener: one `IrcConnection` per connection, the same rooms.
-
-        On its default port and finding it taken, it is skipped with a warning (the chat
-        runs without it); a port given explicitly must be had (see PROTOCOL.md).
-        """
-        try:
-            sock = _listen(self.config.host, port, self.config.backlog)
-        except OSError as error:
-            if given:
-                for listener in self.listeners:
-                    listener.sock.close()
-                raise OSError(error.errno, f"{error.strerror} (--irc-port {port})") from None
-            log.warning("IRC listener off: cannot listen on port %d: %s (choose one with "
-                        "--irc-port)", port, error.strerror)
-            return
+        """IRC clients' listener: one `IrcConnection` per connection, the same rooms."""
         name = self.config.name
-        self.listeners.append(Listener("irc", sock, lambda: IrcConnection(name)))
+        self._add_optional_listener("irc", "IRC listener", port, given, "--irc-port",
+                                    lambda: IrcConnection(name))
 
     def _add_web_listener(self, port: int, given: bool, origins: tuple[str, ...]) -> None:
-        """The web client's listener: HTTP and WebSocket, one `WebConnection` each.
+        """The web client's listener: HTTP and WebSocket, one `WebConnection` each."""
+        files = static_files()  # read once; every connection shares the same bytes
+        self._add_optional_listener("web", "web client", port, given, "--web-port",
+                                    lambda: WebConnection(files, origins))
 
-        On its default port and finding it taken, it is skipped with a warning (the chat
-        runs without it); a port given explicitly must be had (see PROTOCOL.md).
-        """
+    def _add_optional_listener(self, name: str, what: str, port: int, given: bool,
+                               option: str, make_connection: Callable[[], Connection]) -> None:
+        """A listener beside the line protocol's. On its default port and finding it taken,
+        it is skipped with a warning (the chat runs without it); a port given explicitly
+        must be had, as the main one (see PROTOCOL.md): the error names its address."""
         try:
             sock = _listen(self.config.host, port, self.config.backlog)
         except OSError as error:
@@ -318,11 +310,10 @@ class ChatServer:
                 for listener in self.listeners:
                     listener.sock.close()
                 raise
-            log.warning("web client off: cannot listen on %s: %s (choose one with "
-                        "--web-port)", error.filename, error.strerror)
+            log.warning("%s off: cannot listen on %s: %s (choose a port with %s)", what,
+                        error.filename, error.strerror, option)
             return
-        files = static_files()  # read once; every connection shares the same bytes
-        self.listeners.append(Listener("web", sock, lambda: WebConnection(files, origins)))
+        self.listeners.append(Listener(name, sock, make_connection))
 
     def close_session(self, session: Session) -> None:
         """Forget a session whose writer has ended, and close its socket."""
