@@ -26,9 +26,8 @@ from protocol import DEFAULT_PORT, DEFAULT_ROOM, HISTORY_MAX_COUNT, room_name, r
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 BOT_INTERVAL = 6.0  # seconds, when --bots is given without --bot-interval
 DEFAULT_IRC_PORT = 6667  # IRC's usual port
-IRC_OFF = -1  # --irc-port off
 DEFAULT_WEB_PORT = 8080  # the usual port for a second web server on a machine
-WEB_OFF = -1  # --web-port off
+PORT_OFF = -1  # --irc-port off, --web-port off
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,10 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="SECONDS",
                         help="with --tls-port, close a connection whose TLS handshake has "
                              f"not finished in time (default: {HANDSHAKE_TIMEOUT:g})")
-    parser.add_argument("--irc-port", type=_irc_port, default=None, metavar="PORT|off",
+    parser.add_argument("--irc-port", type=_port_or_off, default=None, metavar="PORT|off",
                         help="let IRC clients in on PORT; off to disable "
                              f"(default: {DEFAULT_IRC_PORT}, or a free port with --port 0)")
-    parser.add_argument("--web-port", type=_web_port, default=None, metavar="PORT|off",
+    parser.add_argument("--web-port", type=_port_or_off, default=None, metavar="PORT|off",
                         help="serve the web client and its WebSocket on PORT; off to disable "
                              f"(default: {DEFAULT_WEB_PORT}, or a free port with --port 0)")
     parser.add_argument("--web-origin", action="append", default=[], metavar="ORIGIN",
@@ -347,36 +346,29 @@ def _ipv4(text: str) -> str:
 
 
 def _web_settings(args: argparse.Namespace) -> dict[str, object]:
-    """ServerConfig's web fields: given, off, or the default (a free port with --port 0)."""
-    given = args.web_port is not None
-    if args.web_port == WEB_OFF:
-        port = None
-    elif given:
-        port = args.web_port
-    else:
-        port = 0 if args.port == 0 else DEFAULT_WEB_PORT
-    return {"web_port": port, "web_port_given": given and port is not None,
-            "web_origins": tuple(args.web_origin)}
-
-
-def _web_port(text: str) -> int:
-    return WEB_OFF if text == "off" else _port(text)
+    """ServerConfig's web fields."""
+    port, given = _listener_port(args.web_port, args.port, DEFAULT_WEB_PORT)
+    return {"web_port": port, "web_port_given": given, "web_origins": tuple(args.web_origin)}
 
 
 def _irc_settings(args: argparse.Namespace) -> dict[str, object]:
-    """ServerConfig's IRC fields: given, off, or the default (a free port with --port 0)."""
-    given = args.irc_port is not None
-    if args.irc_port == IRC_OFF:
-        port = None
-    elif given:
-        port = args.irc_port
-    else:
-        port = 0 if args.port == 0 else DEFAULT_IRC_PORT
-    return {"irc_port": port, "irc_port_given": given and port is not None}
+    """ServerConfig's IRC fields."""
+    port, given = _listener_port(args.irc_port, args.port, DEFAULT_IRC_PORT)
+    return {"irc_port": port, "irc_port_given": given}
 
 
-def _irc_port(text: str) -> int:
-    return IRC_OFF if text == "off" else _port(text)
+def _listener_port(asked: int | None, main_port: int, default: int) -> tuple[int | None, bool]:
+    """An optional listener's port (None: off) and whether it was given explicitly: as
+    asked, or its default, or a free one when the main port is 0 (PROTOCOL.md)."""
+    if asked == PORT_OFF:
+        return None, False
+    if asked is not None:
+        return asked, True
+    return (0 if main_port == 0 else default), False
+
+
+def _port_or_off(text: str) -> int:
+    return PORT_OFF if text == "off" else _port(text)
 
 
 def _prepare_tls(args: argparse.Namespace) -> TlsSettings | None:
