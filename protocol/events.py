@@ -66,15 +66,20 @@ class Event:
     ENDS_WITH_TEXT: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        values = [getattr(self, name) for name in field_names(type(self))]
-        words = values[:-1] if self.ENDS_WITH_TEXT else values
-        for word in words:
-            if isinstance(word, int) and word < 0:
+        # Runs for every line anyone says, so the per-class work (which fields are words,
+        # which one is free text) is looked up once per class, not once per event.
+        words, text = _field_checks(type(self))
+        for name in words:
+            word = getattr(self, name)
+            if isinstance(word, str):
+                if not _is_word(word):
+                    raise ValueError(f"{self.KIND}: {word!r} must be one word with no spaces")
+            elif isinstance(word, int) and word < 0:
                 raise ValueError(f"{self.KIND}: {word} must not be negative")
-            if isinstance(word, str) and not _is_word(word):
-                raise ValueError(f"{self.KIND}: {word!r} must be one word with no spaces")
-        if self.ENDS_WITH_TEXT and ("\n" in values[-1] or "\r" in values[-1]):
-            raise ValueError(f"{self.KIND}: text must not contain a line break")
+        if text is not None:
+            value = getattr(self, text)
+            if "\n" in value or "\r" in value:
+                raise ValueError(f"{self.KIND}: text must not contain a line break")
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +354,22 @@ def field_names(cls: type[Event]) -> tuple[str, ...]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_checks(cls: type[Event]) -> tuple[tuple[str, ...], str | None]:
+    """What `Event.__post_init__` checks for `cls`: the fields that must be words, and
+    the free-text field, if the class has one (looked up once per class)."""
+    checks = _FIELD_CHECKS.get(cls)
+    if checks is None:
+        names = field_names(cls)
+        if cls.ENDS_WITH_TEXT:
+            checks = _FIELD_CHECKS[cls] = (names[:-1], names[-1])
+        else:
+            checks = _FIELD_CHECKS[cls] = (names, None)
+    return checks
+
+
+_FIELD_CHECKS: dict[type, tuple[tuple[str, ...], str | None]] = {}
 
 
 def _is_word(value: str) -> bool:
