@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from chat_server.access import Access
 from chat_server.history import History
@@ -261,7 +261,7 @@ class Directory:
         else:
             shown = self._maybe_room(member, command.room)
         if shown is not None:
-            self.reply(member, Users(self._nicks_in(shown, member), shown.name))
+            self.reply(member, self._users_in(shown, member))
 
     def _in_room(self, member: Member, command: InRoom, room: Room | None) -> None:
         target = self._maybe_room(member, command.room)
@@ -299,6 +299,7 @@ class Directory:
         member.nick = name
         activity.info("%s is now %s (%s)", old, name, member.address)
         for room in member.rooms:
+            room.forget_listings()
             self.to_room(room, NickChange(old, name))
         if not member.rooms:
             self.reply(member, Info(f"you are now known as {name}"))
@@ -356,7 +357,7 @@ class Directory:
         room.add(member)
         member.rooms.append(room)
         member.connection.set_in_several_rooms(len(member.rooms) > 1)
-        self.reply(member, Users(self._nicks_in(room, member), room.name))
+        self.reply(member, self._users_in(room, member))
         self.to_room(room, Join(member.nick), joining=member)  # type: ignore[arg-type]
         self._make_current(member, room)
         if not member.connection.said_hello and room.topic is not None:
@@ -425,10 +426,28 @@ class Directory:
     def _may_speak(self, member: Member, room: Room[Member] | None) -> bool:
         return self.require_room(member, room) and self.moderation.may_speak(member, room)  # type: ignore[arg-type]
 
-    def _nicks_in(self, room: Room[Member], viewer: Member) -> tuple[str, ...]:
-        if viewer.connection.version < 2:  # version 1 has no operators: no @
-            return tuple(member.nick for member in room)  # type: ignore[misc]
-        return tuple(self.moderation.shown_nick(member) for member in room)
+    def _users_in(self, room: Room[Member], viewer: Member) -> Users:
+        """USERS for `room`, as `viewer` sees it (version 2 marks operators with @).
+
+        Everyone who joins a room is sent this list, so in a big room it is not made
+        anew for each of them: the room keeps the last one made, and a join extends it
+        by the newcomers (those that joined since it was made). Any other change to the
+        room's names drops it (see Room.forget_listings).
+        """
+        marks_operators = viewer.connection.version >= 2  # version 1 has no operators
+        listing = room.listings.get(marks_operators)
+        newcomers = len(room) - len(listing.nicks) if listing is not None else -1
+        if newcomers < 0:
+            listing = Users(self._nicks_of(room, marks_operators), room.name)
+        elif newcomers:
+            listing = listing.joined_by(self._nicks_of(room.newest(newcomers), marks_operators))
+        room.listings[marks_operators] = listing
+        return listing
+
+    def _nicks_of(self, members: Iterable[Member], marks_operators: bool) -> tuple[str, ...]:
+        if marks_operators:
+            return tuple(self.moderation.shown_nick(member) for member in members)
+        return tuple(member.nick for member in members)  # type: ignore[misc]
 
     def require_joined(self, member: Member) -> bool:
         if self.is_joined(member):

@@ -70,7 +70,7 @@ class Moderation:
 
     def forget(self, member: Member) -> None:
         """`member` has left the server: it holds no rights and no mute any more."""
-        self.operators.discard(member)
+        self._set_rights(member, False)
         self._muted_until.pop(member, None)
         self._oper_failures.pop(member, None)
 
@@ -117,7 +117,7 @@ class Moderation:
         if command.on:
             self._make_operator(target, by=member)
         elif target in self.operators:
-            self.operators.discard(target)
+            self._set_rights(target, False)
             self._tell_rooms_of(target, member, f"took {target.nick}'s operator rights")
         else:
             self._directory.error(member, ErrorCode.BAD_ARGS, f"{target.nick} is not an operator")
@@ -130,13 +130,24 @@ class Moderation:
             else:
                 self._directory.reply(by, Info(f"{member.nick} is an operator already"))
             return
-        self.operators.add(member)
+        self._set_rights(member, True)
         self._directory.reply(member, Info("you are now an operator: /help lists what you may do"))
         if by is None:
             if member.rooms:  # in no room (before /nick), the INFO above says it all
                 self._tell_rooms_of(member, member, "is now an operator")
         else:
             self._tell_rooms_of(member, by, f"made {member.nick} an operator")
+
+    def _set_rights(self, member: Member, operator: bool) -> None:
+        """Make `member` an operator or not: USERS of its rooms shows it (`@alice`)."""
+        if (member in self.operators) == operator:
+            return
+        if operator:
+            self.operators.add(member)
+        else:
+            self.operators.discard(member)
+        for room in member.rooms:
+            room.forget_listings()
 
     # Acting on people
 

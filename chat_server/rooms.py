@@ -9,9 +9,10 @@ across restarts).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from typing import Generic, TypeVar
 
-from protocol import Event, RoomEvent, Topic, room_key
+from protocol import Event, RoomEvent, Topic, Users, room_key
 
 M = TypeVar("M")
 
@@ -20,7 +21,7 @@ class Room(Generic[M]):
     """One room's members (in join order), topic and event ids."""
 
     __slots__ = ("name", "key", "topic", "last_id", "read_only", "slow_seconds", "last_said",
-                 "_members")
+                 "listings", "_members")
 
     def __init__(self, name: str, last_id: int = 0, topic: RoomEvent | None = None) -> None:
         self.name = name  # as first typed: `#Games`
@@ -30,6 +31,9 @@ class Room(Generic[M]):
         self.read_only = False  # only operators may speak (/readonly)
         self.slow_seconds = 0.0  # each other member may say one line per this (/slow)
         self.last_said: dict[M, int] = {}  # member -> when (ms) they last spoke, in slow mode
+        # USERS as last made for this room, by whether it marks operators (version 2):
+        # kept to be extended when someone joins, dropped when anything else changes it.
+        self.listings: dict[bool, Users] = {}
         self._members: dict[M, None] = {}  # a dict keeps join order and finds in O(1)
 
     def __repr__(self) -> str:
@@ -52,6 +56,15 @@ class Room(Generic[M]):
         """`member` leaves; nothing happens if it was not here."""
         self._members.pop(member, None)
         self.last_said.pop(member, None)
+        self.forget_listings()
+
+    def forget_listings(self) -> None:
+        """Someone's name in USERS changed (or someone left): make the lists anew."""
+        self.listings.clear()
+
+    def newest(self, count: int) -> list[M]:
+        """The last `count` members to join, in join order (without walking the others)."""
+        return list(islice(reversed(self._members), count))[::-1]
 
     def stamp(self, event: Event, time_ms: int) -> RoomEvent:
         """`event` as this room's next event: the next id, and `time_ms`."""

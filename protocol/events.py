@@ -116,6 +116,19 @@ class Users(Event):
             bad = next(nick for nick in self.nicks if not _is_word(nick))
             raise ValueError(f"USERS: {bad!r} must be one word with no spaces")
 
+    def joined_by(self, nicks: tuple[str, ...]) -> Users:
+        """This list with `nicks` at its end, checking only `nicks`.
+
+        The nicknames already here were checked when this list was made. A server keeps
+        a big room's list and extends it for each joiner, who is sent all of it: checking
+        the whole list again every time would make a storm of N joiners cost N² steps.
+        """
+        Users(nicks, self.room)  # raises if a newcomer is no word
+        longer = object.__new__(Users)  # a frozen dataclass: fields are set the way
+        object.__setattr__(longer, "nicks", self.nicks + nicks)  # its __init__ sets them
+        object.__setattr__(longer, "room", self.room)
+        return longer
+
 
 @dataclass(frozen=True, slots=True)
 class Join(Event):

@@ -186,6 +186,21 @@ def test_building_an_event_with_a_line_break_in_its_text_raises(
         cls(*values)
 
 
+@pytest.mark.parametrize("room", [None, "#lobby"])
+def test_a_users_list_joined_by_newcomers_is_the_list_made_whole(room: str | None) -> None:
+    longer = Users(("alice", "bob"), room).joined_by(("carol", "张三"))
+    assert longer == Users(("alice", "bob", "carol", "张三"), room)
+    assert encode_event(longer) == encode_event(Users(longer.nicks, room))
+    with pytest.raises(AttributeError):
+        longer.nicks = ()  # type: ignore[misc]  # as frozen as any other event
+
+
+@pytest.mark.parametrize("newcomer", ["", "car ol", "tab\there", "line\nbreak"])
+def test_a_users_list_refuses_a_newcomer_that_is_not_one_word(newcomer: str) -> None:
+    with pytest.raises(ValueError):
+        Users(("alice",)).joined_by((newcomer,))
+
+
 def test_events_are_frozen() -> None:
     event = Message("alice", "hi")
     with pytest.raises(AttributeError):

@@ -88,13 +88,14 @@ class Chat:
     """A directory, its audience and history, and members made of FakeMembers."""
 
     def __init__(self, *, store: EventStore | None = None, history_on_join: int = 50,
-                 max_rooms_per_user: int = 20, figures=dict) -> None:  # type: ignore[no-untyped-def]
+                 max_rooms_per_user: int = 20, figures=dict,  # type: ignore[no-untyped-def]
+                 oper_token: str = "") -> None:
         self.now = T0
         self.history = History(store if store is not None else MemoryStore(), "memory")
         self.directory = Directory(
             SERVER_NAME, max_rooms_per_user=max_rooms_per_user,
             history_on_join=history_on_join, history=self.history,
-            figures=figures, clock_ms=lambda: self.now,
+            figures=figures, clock_ms=lambda: self.now, oper_token=oper_token,
         )
         self.audience = Audience(self.history, self.directory.cut_off)
         self.hung_up: list[FakeMember] = []
@@ -981,6 +982,65 @@ ACTIONS = st.lists(
     st.tuples(st.integers(0, 3), st.sampled_from(["say", "me", "rename", "who", "msg"])),
     min_size=1, max_size=30,
 )
+
+
+USERS_ACTIONS = st.lists(st.tuples(
+    st.sampled_from(["join v1", "join v2", "quit", "rename", "oper", "deop", "side", "who"]),
+    st.integers(0, 9)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(script=USERS_ACTIONS)
+def test_users_always_names_the_room_as_it_is_now(script: list[tuple[str, int]]) -> None:
+    """A room keeps its USERS and extends it at each join (see Directory._users_in):
+    whatever came before, the list a joiner or /who gets is the room's people in join
+    order, operators marked for version 2, exactly as if it were made from scratch."""
+    chat = Chat(history_on_join=0, oper_token="sesame")
+    present: list[FakeMember] = []
+    numbers = itertools.count()
+
+    def expected(viewer: FakeMember, room: Room[FakeMember]) -> Users:
+        operators = chat.directory.moderation.operators
+        marks = viewer.connection.version >= 2
+        return Users(tuple(f"@{m.nick}" if marks and m in operators else m.nick
+                           for m in room), room.name if marks else None)  # (v1: no room)
+
+    def users_received(member: FakeMember) -> list[Users]:
+        return [event for event in events(member) if isinstance(event, Users)]
+
+    for what, who in script:
+        if what.startswith("join"):
+            member = chat.connect(hello=what[-1])
+            chat.send(member, f"/nick n{next(numbers)}")
+            present.append(member)
+            got = users_received(member)
+            assert got == [expected(member, chat.directory.default_room)], what
+            continue
+        if not present:
+            continue
+        member = present[who % len(present)]
+        if what == "quit":
+            chat.send(member, "/quit")
+            present.remove(member)
+        elif what == "rename":
+            chat.send(member, f"/nick r{next(numbers)}")
+        elif what == "oper" and member.connection.version >= 2:
+            chat.send(member, "/oper sesame")
+        elif what == "deop" and member.connection.version >= 2:
+            chat.send(member, f"/deop {present[0].nick}")
+        elif what == "side" and member.connection.version >= 2:
+            drain_all(member)
+            chat.send(member, "/join #side")
+            got = users_received(member)
+            side = chat.room("#side")
+            if got:  # (nothing if it was in #side already)
+                assert got == [expected(member, side)]
+        elif what == "who":
+            drain_all(member)
+            chat.send(member, "/who")
+            room = member.current or chat.directory.default_room
+            assert users_received(member) == [expected(member, room)]
+        drain_all(*present)
 
 
 @settings(max_examples=60, deadline=None)
