@@ -5,6 +5,13 @@ the writer if it was idle. The writer takes everything queued at once and sends 
 as few `send` calls as the kernel allows. Queued bytes count until they are sent, so
 `size` is what we still owe this client.
 
+Sent at once: while its writer is idle, an outbox may be handed a `send_at_once` (the
+writer of a plain socket does this). Then `put` on an outbox with nothing ahead of the
+new bytes (nothing queued, the writer not waiting for room) gives them straight to the
+kernel, which almost always takes them all, and queues only what it left. The writer is
+woken only when there is something left to wait for: it exists for back-pressure, not
+for every line (asyncio's transports work the same way).
+
 A client is too far behind when we owe it more than `limit` *and* its kernel buffer is
 full (the writer is `stalled`, waiting for room). Size alone would be unfair: one burst
 of room events can queue a lot for a healthy client whose writer simply has not had its
@@ -13,14 +20,19 @@ turn yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chat_server.parking import Parking
+
+SendAtOnce = Callable[[bytes], int]
+"""Tries to send bytes without waiting; returns how many the kernel took (0 if none)."""
 
 
 class Outbox:
     """A byte queue with a limit, and a parking spot for the writer that drains it."""
 
-    __slots__ = ("limit", "size", "has_data", "has_room", "stalled", "finished", "_chunks",
-                 "_sealed")
+    __slots__ = ("limit", "size", "has_data", "has_room", "stalled", "finished",
+                 "send_at_once", "_chunks", "_sealed")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -33,6 +45,7 @@ class Outbox:
         self._chunks: list[bytes] = []
         self._sealed = False
         self.finished = False  # nothing more will be queued: send the rest, then close
+        self.send_at_once: SendAtOnce | None = None  # set by a writer that allows it
 
     def __bool__(self) -> bool:
         return bool(self._chunks)
@@ -43,9 +56,15 @@ class Outbox:
         return self.stalled and self.size > self.limit
 
     def put(self, data: bytes) -> None:
-        """Queue `data` for sending (ignored once the outbox is sealed)."""
+        """Queue `data` for sending, or send it at once when nothing is ahead of it (see
+        the module's docstring). Ignored once the outbox is sealed."""
         if self._sealed:
             return
+        if self.send_at_once is not None and not self._chunks and not self.stalled:
+            sent = self.send_at_once(data)
+            if sent == len(data):
+                return
+            data = data[sent:]
         self._chunks.append(data)
         self.size += len(data)
         if self.has_data.parked:

@@ -199,14 +199,18 @@ class Scheduler:
         except Exception:
             log.exception("task %s failed while being cancelled", task.name)
 
-    def moved(self, verb: str, count: int) -> None:
-        """The running task's `recv` or `send` moved `count` bytes: tell the observer.
+    def moved(self, verb: str, count: int, task: Task | None = None) -> None:
+        """`task`'s `recv` or `send` moved `count` bytes: tell the observer.
 
-        Tasks call this after each call; with nobody watching it is one `is None` check.
+        `task` defaults to the running one; it is another when a task moved bytes for it
+        (the broadcaster sending straight to an idle writer's socket). Tasks call this
+        after each call; with nobody watching it is one `is None` check.
         """
         observer = self.observer
-        if observer is not None and self.current is not None:
-            observer.moved(self.current, verb, count)
+        if observer is not None:
+            task = task or self.current
+            if task is not None:
+                observer.moved(task, verb, count)
 
     def release(self, sock: socket.socket) -> None:
         """Forget `sock` before it is closed (a closed socket cannot be unregistered)."""

@@ -46,8 +46,11 @@ ACCEPTS_PER_WAKE = 1024  # a burst of joiners is taken in one go, before the ker
                          # accept queue overflows (it then drops SYNs and resets clients)
 ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
-Moved = Callable[[str, int], None]
-"""Told what each `recv` or `send` moved ("recv"/"send", bytes): `Scheduler.moved`."""
+class Moved(Protocol):
+    """Told what each `recv` or `send` moved: `Scheduler.moved`."""
+
+    def __call__(self, verb: str, count: int, task: Task | None = None) -> None:
+        """`count` bytes moved ("recv" or "send"), for `task` (default: the running one)."""
 
 
 class TakesCommands(Protocol):
@@ -61,7 +64,7 @@ class TakesCommands(Protocol):
         """The connection ended or broke."""
 
 
-def _nobody_watches(verb: str, count: int) -> None:
+def _nobody_watches(verb: str, count: int, task: Task | None = None) -> None:
     """The default `Moved`: a task run without a scheduler's observer to tell."""
 
 
@@ -186,15 +189,22 @@ def client_writer(
     directory: Directory, session: Session, close_session: Callable[[Session], None],
     moved: Moved = _nobody_watches,
 ) -> TaskGenerator:
-    """Send the client's outbox as it fills; once it is finished, close politely."""
+    """Send the client's outbox as it fills; once it is finished, close politely.
+
+    While it waits for data, whoever fills the outbox may send straight to the socket
+    (`Outbox.send_at_once`): this task then wakes only for what the kernel could not
+    take at once, and waits for room so that nobody else has to.
+    """
     sock = session.sock
     outbox = session.outbox
+    outbox.send_at_once = _sender_for(session, moved)
     try:
         while outbox or not outbox.finished:
             if outbox:
                 yield from _send_everything_queued(directory, session, moved)
             else:
                 yield park(outbox.has_data)
+        outbox.send_at_once = None
         # All sent. Stop reading, then close politely.
         if session.reader is not None:
             yield cancel(session.reader)
@@ -202,7 +212,24 @@ def client_writer(
     except OSError:
         directory.connection_lost(session)
     finally:
+        outbox.send_at_once = None
         close_session(session)
+
+
+def _sender_for(session: Session, moved: Moved) -> Callable[[bytes], int]:
+    """A `send_at_once` for the session's socket: one non-blocking `send`, told to the
+    observers as the writer's (the trace shows every send, whoever made the call)."""
+    sock = session.sock
+
+    def send_at_once(data: bytes) -> int:
+        try:
+            sent = sock.send(data)
+        except OSError:  # full (the writer waits for room) or broken (the writer finds out)
+            return 0
+        moved("send", sent, session.writer)
+        return sent
+
+    return send_at_once
 
 
 def close_politely(sock: socket.socket) -> TaskGenerator:

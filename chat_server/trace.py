@@ -75,6 +75,7 @@ class Tracer:
         self._colour = out.isatty() if colour is None else colour
         self._started = clock()
         self._select_started = self._started
+        self._running: Task | None = None  # between `running` and `stepped`
         # With `held`, lines wait here until `stop_holding()`: `chat-server --trace` prints
         # how to join first, so the trace does not push those lines off the screen.
         self._held: list[str] | None = [] if held else None
@@ -94,9 +95,11 @@ class Tracer:
         self._say("cancel", task, "stopped where it waited")
 
     def running(self, task: Task) -> None:
+        self._running = task
         self._say("run", task)
 
     def stepped(self, task: Task) -> None:
+        self._running = None
         if task.done:
             self._say("done", task, "finished")
         elif task.waiting_for is not None:
@@ -117,7 +120,11 @@ class Tracer:
 
     def moved(self, task: Task, verb: str, count: int) -> None:
         # Shown even when the kernel took a send at once: no wait, but bytes went out.
-        self._say(verb, task, describe_moved(verb, count))
+        detail = describe_moved(verb, count)
+        if self._running is not None and task is not self._running:
+            # The broadcaster sent straight to an idle writer's socket (outbox.py).
+            detail += f", sent at once by {self._running.name}"
+        self._say(verb, task, detail)
 
     # Printing
 

@@ -161,3 +161,83 @@ def test_replace_with_wakes_a_parked_writer() -> None:
     scheduler.run()
 
     assert got == [b"BYE too slow\n"]
+
+
+# Sent at once: an idle writer lets `put` hand bytes straight to the kernel
+
+
+class FakeKernel:
+    """A socket's send buffer that takes at most `room` bytes, as `send_at_once` sees it."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.taken = b""
+
+    def send(self, data: bytes) -> int:
+        count = min(self.room, len(data))
+        self.taken += data[:count]
+        self.room -= count
+        return count
+
+
+def test_with_nothing_ahead_put_sends_at_once_and_queues_nothing() -> None:
+    outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
+    outbox.send_at_once = kernel.send
+    outbox.put(b"hi\n")
+    outbox.put(b"there\n")
+    assert kernel.taken == b"hi\nthere\n"
+    assert not outbox and outbox.size == 0
+
+
+def test_what_the_kernel_leaves_is_queued_and_later_bytes_wait_behind_it() -> None:
+    outbox, kernel = Outbox(limit=100), FakeKernel(room=4)
+    outbox.send_at_once = kernel.send
+    outbox.put(b"hello\n")
+    kernel.room = 1000  # room again, but "lo\n" is queued: nothing may overtake it
+    outbox.put(b"next\n")
+    assert kernel.taken == b"hell"
+    assert outbox.take() == b"o\nnext\n"
+    assert outbox.size == 7
+
+
+def test_while_the_writer_waits_for_room_put_only_queues() -> None:
+    outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
+    outbox.send_at_once = kernel.send
+    outbox.stalled = True  # the writer holds bytes it took, and waits to send them
+    outbox.put(b"later\n")
+    assert kernel.taken == b""
+    assert outbox.take() == b"later\n"
+
+
+def test_bytes_sent_at_once_do_not_wake_the_writer() -> None:
+    outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
+    woken: list[str] = []
+
+    def writer() -> TaskGenerator:
+        outbox.send_at_once = kernel.send
+        while True:
+            yield park(outbox.has_data)
+            woken.append(outbox.take().decode())
+
+    def producer() -> TaskGenerator:
+        yield sleep(0)
+        outbox.put(b"one\n")  # all taken at once: the writer sleeps on
+        kernel.room = 2
+        outbox.put(b"two\n")  # "o\n" is left: the writer wakes for it
+        yield sleep(0)
+        scheduler.cancel(writer_task)
+
+    scheduler = Scheduler()
+    writer_task = scheduler.spawn(writer())
+    scheduler.spawn(producer())
+    scheduler.run()
+    assert kernel.taken == b"one\ntw"
+    assert woken == ["o\n"]
+
+
+def test_a_sealed_outbox_sends_nothing_at_once() -> None:
+    outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
+    outbox.send_at_once = kernel.send
+    outbox.finish()
+    outbox.put(b"too late\n")
+    assert kernel.taken == b"" and not outbox

@@ -139,4 +139,9 @@ def test_server_trace_follows_a_message_from_reader_to_writers(tmp_path) -> None
     assert "wait     reader(alice)        recv: until its socket has data" in trace
     assert "wake     reader(alice)        its socket has data" in trace
     assert "wake     writer(bob)          woken by other code (it was parked)" in trace
+    # The broadcaster hands bob's idle writer's socket the line at once (outbox.py), and
+    # the trace says so, under bob's writer: every send is shown, whoever made the call.
+    sends_to_bob = [line for line in trace.splitlines() if "send     writer(bob)" in line]
+    assert any(line.endswith("16 bytes, sent at once by broadcaster")  # "<alice> hi bob"
+               for line in sends_to_bob), trace
     assert "Traceback" not in trace
