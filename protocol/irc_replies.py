@@ -99,12 +99,16 @@ _NAMED = (re.compile(r"(#[^\s;:,]+)"), re.compile(r"called (\S+)$"),
 
 def names(server: str, me: str, room: str, nicks: tuple[str, ...]) -> bytes:
     """353 lines (as many as needed to stay under 512 bytes) and 366."""
-    head = len(numeric(server, "353", me, "=", room, "")) + 1
-    lines, current = [], []
+    head = len(numeric(server, "353", me, "=", room, ""))  # its CRLF included
+    lines, current, length = [], [], 0  # `length`: bytes of " ".join(current)
+    # Counted as it grows, not joined anew per nick: every IRC joiner of a big room is
+    # sent every name, and re-joining the line each time made a join storm crawl.
     for nick in nicks:
-        if current and head + len(" ".join([*current, nick]).encode()) > MAX_IRC_LINE:
+        size = len(nick.encode())
+        if current and head + length + 1 + size > MAX_IRC_LINE:
             lines.append(numeric(server, "353", me, "=", room, " ".join(current)))
-            current = []
+            current, length = [], 0
+        length += size + 1 if current else size
         current.append(nick)
     if current:
         lines.append(numeric(server, "353", me, "=", room, " ".join(current)))

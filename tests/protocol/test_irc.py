@@ -16,6 +16,7 @@ from protocol import (
 from protocol.irc import LOCAL_REPLY, IrcConnection
 from protocol.irc_message import clean_text, parse_message, split_text
 from protocol.irc_render import encode_plain, encode_with_time
+from protocol.irc_replies import names
 
 REGISTER = b"NICK alice\r\nUSER a 0 * :Alice\r\n"
 
@@ -207,6 +208,17 @@ def test_long_text_is_split_at_character_boundaries_and_nothing_is_lost() -> Non
     assert all(len(line) + 2 <= 512 for line in lines)
     pieces = [parse_message(line.decode()).params[-1] for line in lines]
     assert "".join(pieces) == text
+
+
+def test_names_fills_each_353_line_up_to_512_bytes_and_names_everyone_once() -> None:
+    nicks = tuple(f"n{i}" + "é" * (i % 5) for i in range(3000))  # some 2-byte characters
+    lines = names("srv", "alice", "#big", nicks).split(b"\r\n")[:-1]
+    assert lines[-1] == b":srv 366 alice #big :End of /NAMES list"
+    listed = [parse_message(line.decode()).params[-1].split() for line in lines[:-1]]
+    assert [nick for line in listed for nick in line] == list(nicks)
+    assert all(len(line) + 2 <= 512 for line in lines)
+    for line, following in zip(lines, listed[1:]):  # full: the next name would not fit
+        assert len(line) + 1 + len(following[0].encode()) + 2 > 512
 
 
 @pytest.mark.parametrize("budget", [4, 5, 7, 100])
