@@ -628,7 +628,8 @@ def cut_off_after(runs: dict[str, Run]) -> float | None:
 
 
 def metrics(quick: bool) -> list[Metric]:
-    """The rows of the table, with the issue's targets."""
+    """The rows of the table, with the issues' targets (the latest issue's where two set
+    one: issue 15 raised saturation to 4x asyncio and the join storm to 0.25x, 8 KB)."""
     joiners = "500" if quick else "5,000"
     return [
         Metric("a", "deliveries/s", field_of("a", "deliveries_per_s")),
@@ -640,20 +641,20 @@ def metrics(quick: bool) -> list[Metric]:
         Metric("a", "load generator CPU", field_of("a", "loadgen_cpu_pct"), "%",
                compare=False),
         Metric("b", "deliveries/s at saturation", field_of("b", "deliveries_per_s"), "",
-               Target(">=", 2.0, ratio=True), c_target=Target(">=", 0.5, ratio=True)),
+               Target(">=", 4.0, ratio=True), c_target=Target(">=", 0.5, ratio=True)),
         Metric("b", "latency p99", field_of("b", "latency_p99_us", 1e-3), "ms"),
         Metric("b", "server CPU", field_of("b", "server_cpu_pct"), "%"),
         Metric("b", "load generator CPU", field_of("b", "loadgen_cpu_pct"), "%",
                compare=False),
         Metric("c", f"{joiners} joined", field_of("c", "join_all_s"), "s",
-               Target("<=", 0.5, ratio=True)),
+               Target("<=", 0.25, ratio=True)),
         Metric("c", "server CPU time for the joins", field_of("c", "server_join_cpu_s"), "s"),
         Metric("c", "listen queue overflows (kernel)", field_of("c", "listen_overflows"),
                compare=False),
         Metric("c", "one broadcast reaches all", field_of("c", "broadcast_all_ms"), "ms",
                Target("<", 1.0, ratio=True)),
         Metric("c", "server memory per connection", field_of("c", "bytes_per_conn"), "B",
-               Target("<", 10240)),
+               Target("<", 8192)),
         Metric("c10k", "10,000 joined", field_of("c10k", "join_all_s"), "s", Target("ok")),
         Metric("c10k", "10,000: one broadcast reaches all",
                field_of("c10k", "broadcast_all_ms"), "ms"),
