@@ -28,13 +28,13 @@ from chat_server.memory_store import MemoryStore
 from chat_server.moderation import Moderation
 from chat_server.outgoing import HangUp, Member, Outgoing, Replay, ToMember, ToRoom
 from chat_server.parking import Parking
-from chat_server.rooms import Room
+from chat_server.rooms import Room, Roster, RosterView
 from protocol import (
     DEFAULT_ROOM, Action, BadArgs, Bye, Command, Current, Error, ErrorCode, Event,
     GivePassword, Hello, Help, History as HistoryEvent, Info, InRoom, Join, JoinRoom, LeaveRoom, ListRooms, Me, Message,
     NickChange, Part, PartReason, Ping, Pong, PrivateMessage, Quit, RoomList, RoomListing,
     Say, SendPrivate, SetNick, SetTopic, ShowHistory, ShowStats, ShowTopic,
-    StartMachineMode, Stats, Topic, UnknownCommand, Unreadable, Users, Welcome, Who,
+    StartMachineMode, Stats, Topic, UnknownCommand, Unreadable, Welcome, Who,
     commands_of, nick_key, nick_problem, room_key, room_name, room_problem,
 )
 
@@ -299,7 +299,7 @@ class Directory:
         member.nick = name
         activity.info("%s is now %s (%s)", old, name, member.address)
         for room in member.rooms:
-            room.forget_listings()
+            room.forget_rosters()
             self.to_room(room, NickChange(old, name))
         if not member.rooms:
             self.reply(member, Info(f"you are now known as {name}"))
@@ -426,23 +426,23 @@ class Directory:
     def _may_speak(self, member: Member, room: Room[Member] | None) -> bool:
         return self.require_room(member, room) and self.moderation.may_speak(member, room)  # type: ignore[arg-type]
 
-    def _users_in(self, room: Room[Member], viewer: Member) -> Users:
-        """USERS for `room`, as `viewer` sees it (version 2 marks operators with @).
+    def _users_in(self, room: Room[Member], viewer: Member) -> RosterView:
+        """USERS for `room` as `viewer` sees it (version 2 marks operators with @), as a
+        view of the room's roster that becomes the event when delivered (see Roster).
 
-        Everyone who joins a room is sent this list, so in a big room it is not made
-        anew for each of them: the room keeps the last one made, and a join extends it
-        by the newcomers (those that joined since it was made). Any other change to the
-        room's names drops it (see Room.forget_listings).
+        The roster is not made anew for each joiner, which in a big room would cost the
+        whole list each time: a join extends it by the newcomers (those that joined
+        since it was made). Any other change to the room's names drops it.
         """
         marks_operators = viewer.connection.version >= 2  # version 1 has no operators
-        listing = room.listings.get(marks_operators)
-        newcomers = len(room) - len(listing.nicks) if listing is not None else -1
+        roster = room.rosters.get(marks_operators)
+        newcomers = len(room) - len(roster) if roster is not None else -1
         if newcomers < 0:
-            listing = Users(self._nicks_of(room, marks_operators), room.name)
+            roster = Roster(room.name, self._nicks_of(room, marks_operators))
+            room.rosters[marks_operators] = roster
         elif newcomers:
-            listing = listing.joined_by(self._nicks_of(room.newest(newcomers), marks_operators))
-        room.listings[marks_operators] = listing
-        return listing
+            roster.add(self._nicks_of(room.newest(newcomers), marks_operators))
+        return roster.view()
 
     def _nicks_of(self, members: Iterable[Member], marks_operators: bool) -> tuple[str, ...]:
         if marks_operators:

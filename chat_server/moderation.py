@@ -147,7 +147,7 @@ class Moderation:
         else:
             self.operators.discard(member)
         for room in member.rooms:
-            room.forget_listings()
+            room.forget_rosters()
 
     # Acting on people
 

@@ -4,11 +4,14 @@ Plain data with no I/O: the directory (directory.py) decides what happens, a roo
 remembers. A room is kept once it has been used, even when everyone has left, because
 its ids must never be reused and its topic outlives its people (the store keeps both
 across restarts).
+
+A room also keeps its rosters: the names its USERS shows, which every joiner is sent
+(see `Roster`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Generic, TypeVar
 
@@ -21,7 +24,7 @@ class Room(Generic[M]):
     """One room's members (in join order), topic and event ids."""
 
     __slots__ = ("name", "key", "topic", "last_id", "read_only", "slow_seconds", "last_said",
-                 "listings", "_members")
+                 "rosters", "_members")
 
     def __init__(self, name: str, last_id: int = 0, topic: RoomEvent | None = None) -> None:
         self.name = name  # as first typed: `#Games`
@@ -31,9 +34,9 @@ class Room(Generic[M]):
         self.read_only = False  # only operators may speak (/readonly)
         self.slow_seconds = 0.0  # each other member may say one line per this (/slow)
         self.last_said: dict[M, int] = {}  # member -> when (ms) they last spoke, in slow mode
-        # USERS as last made for this room, by whether it marks operators (version 2):
-        # kept to be extended when someone joins, dropped when anything else changes it.
-        self.listings: dict[bool, Users] = {}
+        # The names USERS shows, by whether it marks operators (version 2): extended
+        # when someone joins, dropped when anything else changes them.
+        self.rosters: dict[bool, Roster] = {}
         self._members: dict[M, None] = {}  # a dict keeps join order and finds in O(1)
 
     def __repr__(self) -> str:
@@ -56,11 +59,11 @@ class Room(Generic[M]):
         """`member` leaves; nothing happens if it was not here."""
         self._members.pop(member, None)
         self.last_said.pop(member, None)
-        self.forget_listings()
+        self.forget_rosters()
 
-    def forget_listings(self) -> None:
-        """Someone's name in USERS changed (or someone left): make the lists anew."""
-        self.listings.clear()
+    def forget_rosters(self) -> None:
+        """Someone's name in USERS changed (or someone left): start new rosters."""
+        self.rosters.clear()
 
     def newest(self, count: int) -> list[M]:
         """The last `count` members to join, in join order (without walking the others)."""
@@ -78,3 +81,50 @@ class Room(Generic[M]):
     def topic_text(self) -> str:
         """The topic, or "" when none was set."""
         return self.topic.event.text if self.topic is not None else ""  # type: ignore[attr-defined]
+
+
+class Roster:
+    """The names a room's USERS shows, in join order: only ever appended to.
+
+    Every joiner is sent the whole list, and a thousand people may join in one turn of
+    the scheduler, before the first of their USERS goes out: a copy of the list each
+    would be a thousand copies of a list of thousands. So a joiner is queued a view
+    instead (`RosterView`: this roster and how long it was), which becomes a USERS event
+    when it is delivered. When a name changes or someone leaves, the room starts a new
+    roster, and the views of this one still read it as it was.
+    """
+
+    __slots__ = ("room", "_names")
+
+    def __init__(self, room: str, names: Iterable[str]) -> None:
+        self.room = room
+        self._names: list[str] = []
+        self.add(names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def add(self, names: Iterable[str]) -> None:
+        """Append `names` (newcomers): each is checked once, here, as USERS needs it."""
+        newcomers = list(names)
+        Users.check_nicks(newcomers)
+        self._names.extend(newcomers)
+
+    def view(self) -> RosterView:
+        """The roster as it is now, to be delivered as USERS later."""
+        return RosterView(self._names, len(self._names), self.room)
+
+
+class RosterView:
+    """The first `count` names of a roster: USERS for one joiner, made on delivery."""
+
+    __slots__ = ("_names", "_count", "_room")
+
+    def __init__(self, names: list[str], count: int, room: str) -> None:
+        self._names = names  # shared with the roster, which only appends after `count`
+        self._count = count
+        self._room = room
+
+    def users(self) -> Users:
+        """The USERS event (its names were checked as they joined the roster)."""
+        return Users.of_checked(tuple(self._names[:self._count]), self._room)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from chat_server.flood import FloodPolicy, TokenBucket
 from chat_server.outbox import Outbox
 from chat_server.outgoing import Connection
+from chat_server.rooms import RosterView
 from protocol import AnyEvent, Event
 
 if TYPE_CHECKING:
@@ -92,8 +93,11 @@ class Session:
         """A name for one of this session's tasks that shows its nickname once it has one."""
         return TaskName(role, self)
 
-    def deliver(self, event: AnyEvent) -> None:
-        """Queue one event for this connection, in its rendering."""
+    def deliver(self, event: AnyEvent | RosterView) -> None:
+        """Queue one event for this connection, in its rendering. A roster view becomes
+        its USERS event only now, so that joiners queued at once share one list."""
+        if isinstance(event, RosterView):
+            event = event.users()
         self.outbox.put(self.connection.send(event, self.nick))
 
     def slow_down(self, seconds: float) -> None:

@@ -108,26 +108,36 @@ class Users(Event):
     KIND: ClassVar[str] = "USERS"
 
     def __post_init__(self) -> None:
-        if self.room is not None and not _is_word(self.room):
-            raise ValueError(f"USERS: {self.room!r} must be one word with no spaces")
+        Users._check_room(self.room)
+        Users.check_nicks(self.nicks)
+
+    @staticmethod
+    def check_nicks(nicks: tuple[str, ...] | list[str]) -> None:
+        """Raise ValueError unless each of `nicks` is one word (as USERS needs them)."""
         # One C-speed check for the whole list (it is long in a big room): splitting the
         # joined nicks gives them back unchanged only if none is empty or holds whitespace.
-        if " ".join(self.nicks).split() != list(self.nicks):
-            bad = next(nick for nick in self.nicks if not _is_word(nick))
+        if " ".join(nicks).split() != list(nicks):
+            bad = next(nick for nick in nicks if not _is_word(nick))
             raise ValueError(f"USERS: {bad!r} must be one word with no spaces")
 
-    def joined_by(self, nicks: tuple[str, ...]) -> Users:
-        """This list with `nicks` at its end, checking only `nicks`.
+    @classmethod
+    def of_checked(cls, nicks: tuple[str, ...], room: str | None = None) -> Users:
+        """USERS for `nicks` that were each checked already, with `check_nicks`.
 
-        The nicknames already here were checked when this list was made. A server keeps
-        a big room's list and extends it for each joiner, who is sent all of it: checking
-        the whole list again every time would make a storm of N joiners cost N² steps.
+        A server keeps a big room's names, checking each once as it comes, and sends all
+        of them to every joiner: checking the whole list again for each joiner would make
+        a storm of N joiners cost N² steps.
         """
-        Users(nicks, self.room)  # raises if a newcomer is no word
-        longer = object.__new__(Users)  # a frozen dataclass: fields are set the way
-        object.__setattr__(longer, "nicks", self.nicks + nicks)  # its __init__ sets them
-        object.__setattr__(longer, "room", self.room)
-        return longer
+        Users._check_room(room)
+        users = object.__new__(cls)  # a frozen dataclass: fields are set the way
+        object.__setattr__(users, "nicks", nicks)  # its generated __init__ sets them
+        object.__setattr__(users, "room", room)
+        return users
+
+    @staticmethod
+    def _check_room(room: str | None) -> None:
+        if room is not None and not _is_word(room):
+            raise ValueError(f"USERS: {room!r} must be one word with no spaces")
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,18 +187,25 @@ def test_building_an_event_with_a_line_break_in_its_text_raises(
 
 
 @pytest.mark.parametrize("room", [None, "#lobby"])
-def test_a_users_list_joined_by_newcomers_is_the_list_made_whole(room: str | None) -> None:
-    longer = Users(("alice", "bob"), room).joined_by(("carol", "张三"))
-    assert longer == Users(("alice", "bob", "carol", "张三"), room)
-    assert encode_event(longer) == encode_event(Users(longer.nicks, room))
+def test_users_of_nicks_checked_already_is_the_same_event(room: str | None) -> None:
+    nicks = ("alice", "bob", "张三")
+    Users.check_nicks(nicks)
+    users = Users.of_checked(nicks, room)
+    assert users == Users(nicks, room)
+    assert encode_event(users) == encode_event(Users(nicks, room))
     with pytest.raises(AttributeError):
-        longer.nicks = ()  # type: ignore[misc]  # as frozen as any other event
+        users.nicks = ()  # type: ignore[misc]  # as frozen as any other event
 
 
-@pytest.mark.parametrize("newcomer", ["", "car ol", "tab\there", "line\nbreak"])
-def test_a_users_list_refuses_a_newcomer_that_is_not_one_word(newcomer: str) -> None:
+@pytest.mark.parametrize("nick", ["", "car ol", "tab\there", "line\nbreak"])
+def test_checking_nicks_refuses_one_that_is_not_one_word(nick: str) -> None:
     with pytest.raises(ValueError):
-        Users(("alice",)).joined_by((newcomer,))
+        Users.check_nicks(["alice", nick])
+
+
+def test_users_of_nicks_checked_already_still_checks_its_room() -> None:
+    with pytest.raises(ValueError):
+        Users.of_checked(("alice",), "#two words")
 
 
 def test_events_are_frozen() -> None:

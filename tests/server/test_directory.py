@@ -27,7 +27,7 @@ from chat_server.directory import Directory
 from chat_server.history import History
 from chat_server.memory_store import MemoryStore
 from chat_server.outbox import Outbox
-from chat_server.rooms import Room
+from chat_server.rooms import Room, RosterView
 from chat_server.store import EventStore
 from protocol import (
     COMMANDS, ROOM_EVENTS, Action, Bye, Current, Error, ErrorCode, Event, Hello, Info,
@@ -67,6 +67,8 @@ class FakeMember:
         return self.outbox.finished
 
     def deliver(self, event: object) -> None:
+        if isinstance(event, RosterView):  # as a Session does: USERS is made on delivery
+            event = event.users()
         self.outbox.put(self.connection.send(event, self.nick))  # type: ignore[arg-type]
 
     def stop_reading(self) -> None:
@@ -984,6 +986,30 @@ ACTIONS = st.lists(
 )
 
 
+def test_a_joiners_users_is_the_room_at_its_join_whatever_happens_before_delivery(
+    chat: Chat,
+) -> None:
+    """USERS is queued as a view of the room's roster and made when delivered (see
+    Roster): joins, a rename and a quit queued after it must not show in it."""
+    alice, bob = chat.join("alice"), chat.join("bob")
+    carol, dave, erin = chat.connect(), chat.connect(), chat.connect()
+    chat.type(carol, "/nick carol")
+    chat.type(dave, "/nick dave")
+    chat.type(alice, "/nick al")
+    chat.type(erin, "/nick erin")
+    chat.type(bob, "/quit")
+    chat.pump()
+    users = {member.nick: [e for e in events(member) if isinstance(e, Users)]
+             for member in (carol, dave, erin)}
+    assert users == {"carol": [Users(("alice", "bob", "carol"))],
+                     "dave": [Users(("alice", "bob", "carol", "dave"))],
+                     "erin": [Users(("al", "bob", "carol", "dave", "erin"))]}
+    drain_all(alice)
+    frank = chat.join("frank", hello=None)
+    chat.send(frank, "/who")
+    assert take_bytes(frank).decode().endswith("(5): al, carol, dave, erin, frank\r\n")
+
+
 USERS_ACTIONS = st.lists(st.tuples(
     st.sampled_from(["join v1", "join v2", "quit", "rename", "oper", "deop", "side", "who"]),
     st.integers(0, 9)), max_size=40)
@@ -992,7 +1018,7 @@ USERS_ACTIONS = st.lists(st.tuples(
 @settings(max_examples=60, deadline=None)
 @given(script=USERS_ACTIONS)
 def test_users_always_names_the_room_as_it_is_now(script: list[tuple[str, int]]) -> None:
-    """A room keeps its USERS and extends it at each join (see Directory._users_in):
+    """A room keeps its roster and extends it at each join (see Directory._users_in):
     whatever came before, the list a joiner or /who gets is the room's people in join
     order, operators marked for version 2, exactly as if it were made from scratch."""
     chat = Chat(history_on_join=0, oper_token="sesame")
