@@ -100,14 +100,21 @@ class Audience:
                     self.flush()
                 self._deliver_to_one(item)
             if not outgoing:
-                self.flush()
+                self.flush(at_once=True)
 
-    def flush(self) -> None:
-        """Store every batch, then fan each out to its room."""
+    def flush(self, at_once: bool = False) -> None:
+        """Store every batch, then fan each out to its room.
+
+        `at_once`: the bytes may go straight to idle clients' sockets (`Outbox.put`). Only
+        the last flush of a run does that: flushes forced earlier (a reply that must follow
+        the batch, a PART) queue and wake the writers, who send once a round. Otherwise a
+        join storm, which forces a flush per joiner, would cost a send per listener per
+        joiner instead of per round.
+        """
         self._store_unstored()
         batches, self._batches = self._batches, {}
         for room, batch in batches.items():
-            self._fan_out(room, batch)
+            self._fan_out(room, batch, at_once)
 
     def listener_count(self, room: Room) -> int:
         """How many members hear `room`."""
@@ -143,7 +150,7 @@ class Audience:
             unstored, self._unstored = self._unstored, []
             self.history.keep(unstored)
 
-    def _fan_out(self, room: Room, batch: _Batch) -> None:
+    def _fan_out(self, room: Room, batch: _Batch, at_once: bool) -> None:
         events, newcomers = batch.events, batch.newcomers
         self.events_relayed += len(events)
         listeners = self._listeners.get(room)
@@ -157,7 +164,7 @@ class Audience:
             if index == everyone_before:
                 break
             outbox = listener.outbox
-            outbox.put(lines.all_for(listener.connection.shared_encoder))
+            outbox.put(lines.all_for(listener.connection.shared_encoder), at_once)
             if outbox.stalled and outbox.too_far_behind:  # `stalled` first: it is cheap
                 behind.append(listener)
         for listener, start in newcomers.items():

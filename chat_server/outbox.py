@@ -6,9 +6,10 @@ as few `send` calls as the kernel allows. Queued bytes count until they are sent
 `size` is what we still owe this client.
 
 Sent at once: while its writer is idle, an outbox may be handed a `send_at_once` (the
-writer of a plain socket does this). Then `put` on an outbox with nothing ahead of the
-new bytes (nothing queued, the writer not waiting for room) gives them straight to the
-kernel, which almost always takes them all, and queues only what it left. The writer is
+writer of a plain socket does this). Then `put(data, at_once=True)` on an outbox with
+nothing ahead of the new bytes (nothing queued, the writer not waiting for room) gives
+them straight to the kernel, which almost always takes them all, and queues only what it
+left. (The broadcaster asks for it at the end of its run: see `Audience.flush`.) The writer is
 woken only when there is something left to wait for: it exists for back-pressure, not
 for every line (asyncio's transports work the same way).
 
@@ -55,12 +56,12 @@ class Outbox:
         """True when more than `limit` bytes are owed and the client is not taking any."""
         return self.stalled and self.size > self.limit
 
-    def put(self, data: bytes) -> None:
-        """Queue `data` for sending, or send it at once when nothing is ahead of it (see
-        the module's docstring). Ignored once the outbox is sealed."""
+    def put(self, data: bytes, at_once: bool = False) -> None:
+        """Queue `data` for sending, or, `at_once`, send it now if nothing is ahead of it
+        (see the module's docstring). Ignored once the outbox is sealed."""
         if self._sealed:
             return
-        if self.send_at_once is not None and not self._chunks and not self.stalled:
+        if at_once and self.send_at_once is not None and not self._chunks and not self.stalled:
             sent = self.send_at_once(data)
             if sent == len(data):
                 return

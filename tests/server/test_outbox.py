@@ -163,7 +163,7 @@ def test_replace_with_wakes_a_parked_writer() -> None:
     assert got == [b"BYE too slow\n"]
 
 
-# Sent at once: an idle writer lets `put` hand bytes straight to the kernel
+# Sent at once: an idle writer lets `put(..., at_once=True)` hand bytes to the kernel
 
 
 class FakeKernel:
@@ -183,8 +183,8 @@ class FakeKernel:
 def test_with_nothing_ahead_put_sends_at_once_and_queues_nothing() -> None:
     outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
     outbox.send_at_once = kernel.send
-    outbox.put(b"hi\n")
-    outbox.put(b"there\n")
+    outbox.put(b"hi\n", at_once=True)
+    outbox.put(b"there\n", at_once=True)
     assert kernel.taken == b"hi\nthere\n"
     assert not outbox and outbox.size == 0
 
@@ -192,9 +192,9 @@ def test_with_nothing_ahead_put_sends_at_once_and_queues_nothing() -> None:
 def test_what_the_kernel_leaves_is_queued_and_later_bytes_wait_behind_it() -> None:
     outbox, kernel = Outbox(limit=100), FakeKernel(room=4)
     outbox.send_at_once = kernel.send
-    outbox.put(b"hello\n")
+    outbox.put(b"hello\n", at_once=True)
     kernel.room = 1000  # room again, but "lo\n" is queued: nothing may overtake it
-    outbox.put(b"next\n")
+    outbox.put(b"next\n", at_once=True)
     assert kernel.taken == b"hell"
     assert outbox.take() == b"o\nnext\n"
     assert outbox.size == 7
@@ -204,7 +204,7 @@ def test_while_the_writer_waits_for_room_put_only_queues() -> None:
     outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
     outbox.send_at_once = kernel.send
     outbox.stalled = True  # the writer holds bytes it took, and waits to send them
-    outbox.put(b"later\n")
+    outbox.put(b"later\n", at_once=True)
     assert kernel.taken == b""
     assert outbox.take() == b"later\n"
 
@@ -221,9 +221,9 @@ def test_bytes_sent_at_once_do_not_wake_the_writer() -> None:
 
     def producer() -> TaskGenerator:
         yield sleep(0)
-        outbox.put(b"one\n")  # all taken at once: the writer sleeps on
+        outbox.put(b"one\n", at_once=True)  # all taken at once: the writer sleeps on
         kernel.room = 2
-        outbox.put(b"two\n")  # "o\n" is left: the writer wakes for it
+        outbox.put(b"two\n", at_once=True)  # "o\n" is left: the writer wakes for it
         yield sleep(0)
         scheduler.cancel(writer_task)
 
@@ -239,5 +239,13 @@ def test_a_sealed_outbox_sends_nothing_at_once() -> None:
     outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
     outbox.send_at_once = kernel.send
     outbox.finish()
-    outbox.put(b"too late\n")
+    outbox.put(b"too late\n", at_once=True)
     assert kernel.taken == b"" and not outbox
+
+
+def test_without_at_once_put_queues_and_wakes_the_writer_as_ever() -> None:
+    outbox, kernel = Outbox(limit=100), FakeKernel(room=1000)
+    outbox.send_at_once = kernel.send
+    outbox.put(b"queued\n")  # (a flush forced in the middle of the broadcaster's run)
+    assert kernel.taken == b""
+    assert outbox.take() == b"queued\n"
