@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Generic, TypeVar
 
-from protocol import Event, RoomEvent, Topic, Users, room_key
+from protocol import Encoder, Event, RoomEvent, Topic, Users, room_key
 
 M = TypeVar("M")
 
@@ -89,16 +89,21 @@ class Roster:
     Every joiner is sent the whole list, and a thousand people may join in one turn of
     the scheduler, before the first of their USERS goes out: a copy of the list each
     would be a thousand copies of a list of thousands. So a joiner is queued a view
-    instead (`RosterView`: this roster and how long it was), which becomes a USERS event
+    instead (`RosterView`: this roster and how long it was), which becomes a USERS line
     when it is delivered. When a name changes or someone leaves, the room starts a new
     roster, and the views of this one still read it as it was.
+
+    Besides the names, a roster keeps them encoded as a machine USERS line ends (` alice
+    bob`), so that a joiner's line is a copy of bytes, not a walk over thousands of names.
     """
 
-    __slots__ = ("room", "_names")
+    __slots__ = ("room", "_names", "_spaced", "_heads")
 
     def __init__(self, room: str, names: Iterable[str]) -> None:
         self.room = room
         self._names: list[str] = []
+        self._spaced = bytearray()  # b" alice bob": each name after a space, in UTF-8
+        self._heads: dict[Encoder, bytes] = {}  # encoder -> its line of no names, no LF
         self.add(names)
 
     def __len__(self) -> int:
@@ -109,22 +114,42 @@ class Roster:
         newcomers = list(names)
         Users.check_nicks(newcomers)
         self._names.extend(newcomers)
+        self._spaced += "".join(f" {name}" for name in newcomers).encode("utf-8")
 
     def view(self) -> RosterView:
         """The roster as it is now, to be delivered as USERS later."""
-        return RosterView(self._names, len(self._names), self.room)
+        return RosterView(self, len(self._names), len(self._spaced))
+
+    def users(self, count: int) -> Users:
+        """USERS of the first `count` names (checked as they came: not checked again)."""
+        return Users.of_checked(tuple(self._names[:count]), self.room)
+
+    def line(self, encode: Encoder, end: int) -> bytes:
+        """The line `encode` makes of USERS of the names in the first `end` bytes.
+
+        `encode` is a machine encoder: its USERS line is its line of an empty list with
+        each name appended after a space, then LF (see protocol/wire.py).
+        """
+        head = self._heads.get(encode)
+        if head is None:
+            head = self._heads[encode] = encode(Users.of_checked((), self.room))[:-1]
+        return b"".join((head, memoryview(self._spaced)[:end], b"\n"))
 
 
 class RosterView:
-    """The first `count` names of a roster: USERS for one joiner, made on delivery."""
+    """A roster as it was when someone joined: their USERS, made when delivered."""
 
-    __slots__ = ("_names", "_count", "_room")
+    __slots__ = ("_roster", "_count", "_end")
 
-    def __init__(self, names: list[str], count: int, room: str) -> None:
-        self._names = names  # shared with the roster, which only appends after `count`
-        self._count = count
-        self._room = room
+    def __init__(self, roster: Roster, count: int, end: int) -> None:
+        self._roster = roster  # which only appends after what this view reads
+        self._count = count  # names
+        self._end = end  # bytes of the names' encoding
 
     def users(self) -> Users:
-        """The USERS event (its names were checked as they joined the roster)."""
-        return Users.of_checked(tuple(self._names[:self._count]), self._room)
+        """The USERS event."""
+        return self._roster.users(self._count)
+
+    def line(self, encode: Encoder) -> bytes:
+        """The line a machine encoder (wire.encode_event, encode_event_v2) makes of it."""
+        return self._roster.line(encode, self._end)

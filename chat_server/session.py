@@ -25,7 +25,7 @@ from chat_server.flood import FloodPolicy, TokenBucket
 from chat_server.outbox import Outbox
 from chat_server.outgoing import Connection
 from chat_server.rooms import RosterView
-from protocol import AnyEvent, Event
+from protocol import AnyEvent, Event, LineConnection
 
 if TYPE_CHECKING:
     from chat_server.rooms import Room
@@ -94,11 +94,12 @@ class Session:
         return TaskName(role, self)
 
     def deliver(self, event: AnyEvent | RosterView) -> None:
-        """Queue one event for this connection, in its rendering. A roster view becomes
-        its USERS event only now, so that joiners queued at once share one list."""
+        """Queue one event for this connection, in its rendering. A roster view (a
+        joiner's USERS, see Roster) becomes its line only now."""
         if isinstance(event, RosterView):
-            event = event.users()
-        self.outbox.put(self.connection.send(event, self.nick))
+            self.outbox.put(users_line(event, self.connection, self.nick))
+        else:
+            self.outbox.put(self.connection.send(event, self.nick))
 
     def slow_down(self, seconds: float) -> None:
         """Read nothing more for `seconds`: the reader sleeps before its next command."""
@@ -127,6 +128,17 @@ class Session:
         is freed at once, not at the next run of the cycle collector."""
         self.state = SessionState.CLOSED
         self.reader = self.writer = None
+
+
+def users_line(view: RosterView, connection: Connection, viewer: str | None) -> bytes:
+    """The bytes `connection` is sent for a joiner's USERS, queued as a roster view.
+
+    A line connection in a machine rendering gets a copy of the roster's encoded names,
+    without a walk over thousands of them; any other gets the event, rendered its way.
+    """
+    if isinstance(connection, LineConnection) and connection.machine_encoder is not None:
+        return view.line(connection.machine_encoder)
+    return connection.send(view.users(), viewer)
 
 
 class TaskName:

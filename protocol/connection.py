@@ -20,7 +20,7 @@ import enum
 from collections.abc import Callable
 
 from protocol.commands import BadArgs, Command, StartMachineMode, Unreadable, parse_command
-from protocol.events import AnyEvent, ErrorCode, Hello, Users, Welcome
+from protocol.events import AnyEvent, ErrorCode, Hello, Welcome
 from protocol.framing import MAX_LINE_BYTES, BadEncoding, LineFramer, LineTooLong
 from protocol.render import encode_for_people, encode_for_people_in_rooms
 from protocol.sanitize import sanitize
@@ -89,9 +89,13 @@ class LineConnection:
             self._welcomed = True
         if self.rendering is Rendering.PEOPLE:
             return encode_for_people(event, viewer, self._in_rooms)
-        if isinstance(event, Users):
-            return _users_line(event, self.shared_encoder)
         return self.shared_encoder(event)
+
+    @property
+    def machine_encoder(self) -> Encoder | None:
+        """The wire encoder this connection's events are sent in, None while it is a
+        person's (whose lines are rendered for the viewer)."""
+        return None if self.rendering is Rendering.PEOPLE else self.shared_encoder
 
     def data_to_send(self) -> bytes:
         """Bytes the protocol sends by itself, not as a reply to an event (none for lines)."""
@@ -118,33 +122,6 @@ class LineConnection:
             self.rendering, self.shared_encoder = Rendering.MACHINE_V2, encode_event_v2
         else:
             self.rendering, self.shared_encoder = Rendering.MACHINE_V1, encode_event
-
-
-def _users_line(users: Users, encode: Encoder) -> bytes:
-    """`encode(users)`, made from the last USERS line of its room when it can be.
-
-    A big room's USERS grows by one nickname per joiner and every joiner is sent all of
-    it (see Directory._users_in): encoding each anew would cost the whole list per join.
-    A machine line is the kind, the room (version 2), then the nicknames separated by
-    spaces, so a longer list's line is the shorter one's with the newcomers appended.
-    """
-    key = (encode, users.room)
-    last = _LAST_USERS_LINES.get(key)
-    if last is not None:
-        before, line = last
-        known = len(before.nicks)
-        if len(users.nicks) >= known and users.nicks[:known] == before.nicks:
-            newcomers = "".join(f" {nick}" for nick in users.nicks[known:])
-            line = line[:-1] + newcomers.encode("utf-8") + b"\n"
-            _LAST_USERS_LINES[key] = (users, line)
-            return line
-    line = encode(users)
-    _LAST_USERS_LINES[key] = (users, line)
-    return line
-
-
-# The last USERS line made by each machine encoder for each room (None: unnamed).
-_LAST_USERS_LINES: dict[tuple[Encoder, str | None], tuple[Users, bytes]] = {}
 
 
 def _negotiated_version(asked: str) -> int:

@@ -504,20 +504,8 @@ def test_hello_inside_in_is_refused() -> None:
     assert not connection.said_hello
 
 
-_NICKS = st.lists(st.sampled_from(["alice", "bob", "张三", "José", "@op", "c42"]), max_size=6)
 
-
-@settings(max_examples=80, deadline=None)
-@given(lists=st.lists(st.tuples(_NICKS, _NICKS, st.sampled_from([None, "#lobby", "#games"])),
-                      max_size=6),
-       version=st.sampled_from(["1", "2"]))
-def test_a_users_line_is_its_encoding_whatever_lists_came_before(
-    lists: list[tuple[list[str], list[str], str | None]], version: str,
-) -> None:
-    """USERS lines are made by extending the last one of the room when the list grew
-    (see connection._users_line): each must still be exactly the event's encoding."""
-    connection = _rendering_after(Hello("lanbox", version))
-    encode = encode_event_v2 if version == "2" else encode_event
-    for start, more, room in lists:
-        for users in (Users(tuple(start), room), Users(tuple(start + more), room)):
-            assert connection.send(users) == encode(users)
+def test_the_machine_encoder_is_the_wire_encoder_of_a_machine_rendering_only() -> None:
+    assert LineConnection().machine_encoder is None  # a person's lines are rendered
+    assert _rendering_after(Hello("lanbox", "1")).machine_encoder is encode_event
+    assert _rendering_after(Hello("lanbox", "2")).machine_encoder is encode_event_v2

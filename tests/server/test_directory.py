@@ -28,6 +28,7 @@ from chat_server.history import History
 from chat_server.memory_store import MemoryStore
 from chat_server.outbox import Outbox
 from chat_server.rooms import Room, RosterView
+from chat_server.session import users_line
 from chat_server.store import EventStore
 from protocol import (
     COMMANDS, ROOM_EVENTS, Action, Bye, Current, Error, ErrorCode, Event, Hello, Info,
@@ -68,8 +69,9 @@ class FakeMember:
 
     def deliver(self, event: object) -> None:
         if isinstance(event, RosterView):  # as a Session does: USERS is made on delivery
-            event = event.users()
-        self.outbox.put(self.connection.send(event, self.nick))  # type: ignore[arg-type]
+            self.outbox.put(users_line(event, self.connection, self.nick))
+        else:
+            self.outbox.put(self.connection.send(event, self.nick))  # type: ignore[arg-type]
 
     def stop_reading(self) -> None:
         self.reading = False
