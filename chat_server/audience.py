@@ -27,44 +27,57 @@ from protocol import Encoder, History as HistoryEvent, PartReason, Replayed, Roo
 MAX_JOINS_PER_BATCH = 256  # each joiner gets its own tail of the batch: bound that work
 
 
-class _Lines:
-    """A batch of events, encoded once per kind of connection, and only when needed."""
+class _Batch:
+    """A room's events waiting to go out, encoded once per kind of connection (and only
+    when needed), and who has heard how much of them already."""
 
-    __slots__ = ("_events", "_encoded", "_joined")
+    __slots__ = ("events", "newcomers", "heard", "_encoded", "_joined")
 
-    def __init__(self, events: list[RoomEvent]) -> None:
-        self._events = events
+    def __init__(self) -> None:
+        self.events: list[RoomEvent] = []
+        self.newcomers: dict[Member, int] = {}  # joiner -> the index of its JOIN
+        # member -> how many events it was given early (see Audience._catch_up)
+        self.heard: dict[Member, int] = {}
         self._encoded: dict[Encoder, list[bytes]] = {}  # encoder -> one line per event
         self._joined: dict[Encoder, bytes] = {}  # encoder -> all the lines as one bytes
 
+    def add(self, event: RoomEvent) -> None:
+        """One more event (after some members may have been given the earlier ones)."""
+        self.events.append(event)
+        if self._joined:
+            self._joined.clear()  # made before this event: not all the lines any more
+
+    def start_of(self, member: Member) -> int:
+        """The first event `member` has not been given: after what it heard early, else
+        from its JOIN if it joined during the batch, else from the first."""
+        heard = self.heard.get(member)
+        return heard if heard is not None else self.newcomers.get(member, 0)
+
     def all_for(self, encode: Encoder) -> bytes:
-        """Every line of the batch, as `encode` renders them."""
+        """Every line of the batch, as `encode` renders them (joined once per encoder)."""
         joined = self._joined.get(encode)
         if joined is None:
             joined = self._joined[encode] = b"".join(self._lines(encode))
         return joined
 
     def from_index(self, start: int, encode: Encoder) -> bytes:
-        """The lines from event `start` on (what someone who joined there hears)."""
+        """The lines from event `start` on."""
         if start == 0:
             return self.all_for(encode)
         return b"".join(self._lines(encode)[start:])
 
+    def forget(self, member: Member) -> None:
+        """`member` stopped listening: what it heard or joined at no longer counts."""
+        self.heard.pop(member, None)
+        self.newcomers.pop(member, None)
+
     def _lines(self, encode: Encoder) -> list[bytes]:
-        lines = self._encoded.get(encode)
-        if lines is None:
-            lines = self._encoded[encode] = [encode(event) for event in self._events]
+        # Events may be added after a member was given the first ones (a catch-up): the
+        # lines grow with them, each event still encoded once per encoder.
+        lines = self._encoded.setdefault(encode, [])
+        if len(lines) < len(self.events):
+            lines.extend(encode(event) for event in self.events[len(lines):])
         return lines
-
-
-class _Batch:
-    """A room's events waiting to go out, and who joined the room during them."""
-
-    __slots__ = ("events", "newcomers")
-
-    def __init__(self) -> None:
-        self.events: list[RoomEvent] = []
-        self.newcomers: dict[Member, int] = {}  # joiner -> the index of its JOIN
 
 
 class Audience:
@@ -81,23 +94,22 @@ class Audience:
     def deliver_all(self, outgoing: deque[Outgoing]) -> None:
         """Carry out every queued item, in order, until the queue is empty.
 
-        Whatever could change someone's order (a PART, a reply or a hang-up for someone
-        listening) first sends the batches, so every order stays exact. The last flush
-        can cut someone off, which queues its PARTs: those are carried out too, since
-        the broadcaster parks afterwards and nothing would wake it for them.
+        Whatever could change one member's order (a reply, a replay, a hang-up, leaving a
+        room) first gives that member what the batches hold for it so far (`_catch_up`),
+        so every order stays exact while the others' batches go on growing. The last
+        flush can cut someone off, which queues its PARTs: those are carried out too,
+        since the broadcaster parks afterwards and nothing would wake it for them.
         """
         while outgoing:
             item = outgoing.popleft()
             if isinstance(item, ToRoom):
                 self._add_to_batch(item)
             elif isinstance(item, Replay):
-                if self._batches and self._is_listening(item.member):
-                    self.flush()  # what came before the replay reaches its member first
+                self._catch_up(item.member)  # what came before the replay reaches it first
                 self._store_unstored()
                 self._replay(item)
             else:
-                if self._batches and self._is_listening(item.member):
-                    self.flush()
+                self._catch_up(item.member)
                 self._deliver_to_one(item)
             if not outgoing:
                 self.flush(at_once=True)
@@ -105,11 +117,9 @@ class Audience:
     def flush(self, at_once: bool = False) -> None:
         """Store every batch, then fan each out to its room.
 
-        `at_once`: the bytes may go straight to idle clients' sockets (`Outbox.put`). Only
-        the last flush of a run does that: flushes forced earlier (a reply that must follow
-        the batch, a PART) queue and wake the writers, who send once a round. Otherwise a
-        join storm, which forces a flush per joiner, would cost a send per listener per
-        joiner instead of per round.
+        `at_once`: the bytes may go straight to idle clients' sockets (`Outbox.put`). The
+        last flush of a run does that; one forced earlier (a batch full of joiners) queues
+        and wakes the writers, who send once a round.
         """
         self._store_unstored()
         batches, self._batches = self._batches, {}
@@ -125,7 +135,7 @@ class Audience:
     def _add_to_batch(self, item: ToRoom) -> None:
         room, leaver = item.room, item.leaving
         if leaver is not None:
-            self.flush()
+            self._catch_up(leaver)
             if not item.leaver_hears:
                 self._stop_listening(leaver, room)
                 _name_rooms_as_now(leaver)
@@ -136,10 +146,10 @@ class Audience:
         if joiner is not None and not joiner.hanging_up:  # (not if cut off already)
             batch.newcomers[joiner] = len(batch.events)
             self._listeners.setdefault(room, {})[joiner] = None
-        batch.events.append(item.event)
+        batch.add(item.event)
         self._unstored.append((room, item.event))
         if leaver is not None and item.leaver_hears:
-            self.flush()
+            self._catch_up(leaver)
             self._stop_listening(leaver, room)
             _name_rooms_as_now(leaver)
         elif len(batch.newcomers) == MAX_JOINS_PER_BATCH:
@@ -151,28 +161,47 @@ class Audience:
             self.history.keep(unstored)
 
     def _fan_out(self, room: Room, batch: _Batch, at_once: bool) -> None:
-        events, newcomers = batch.events, batch.newcomers
-        self.events_relayed += len(events)
+        self.events_relayed += len(batch.events)
         listeners = self._listeners.get(room)
         if not listeners:
             return
-        lines = _Lines(events)
-        # Newcomers were added last, so the listeners before them heard the whole batch.
-        everyone_before = len(listeners) - len(newcomers)
+        # Newcomers were added last, so the listeners before them hear the whole batch,
+        # but for what some were given early (`heard`, usually empty).
+        everyone_before = len(listeners) - len(batch.newcomers)
+        heard = batch.heard
         behind = []
         for index, listener in enumerate(listeners):
             if index == everyone_before:
                 break
-            outbox = listener.outbox
-            outbox.put(lines.all_for(listener.connection.shared_encoder), at_once)
-            if outbox.stalled and outbox.too_far_behind:  # `stalled` first: it is cheap
-                behind.append(listener)
-        for listener, start in newcomers.items():
-            if listener in listeners:
-                listener.outbox.put(lines.from_index(start, listener.connection.shared_encoder))
-                behind.append(listener)
+            outbox, encode = listener.outbox, listener.connection.shared_encoder
+            if heard and listener in heard:
+                data = batch.from_index(heard[listener], encode)
+            else:
+                data = batch.all_for(encode)
+            if data:
+                outbox.put(data, at_once)
+                if outbox.stalled and outbox.too_far_behind:  # `stalled` first: it is cheap
+                    behind.append(listener)
+        for listener in batch.newcomers:
+            data = batch.from_index(batch.start_of(listener), listener.connection.shared_encoder)
+            if data:
+                listener.outbox.put(data)
+            behind.append(listener)
         for listener in behind:
             self._cut_off_if_too_slow(listener)
+
+    def _catch_up(self, member: Member) -> None:
+        """Give `member` now what the batches hold for it so far, so that what is queued
+        for it next comes after them. The other listeners' share waits for the flush:
+        a storm of joiners, each replied to, costs a put per joiner, not per listener."""
+        for room, batch in self._batches.items():
+            if member not in self._listeners.get(room, ()):
+                continue
+            start = batch.start_of(member)
+            if start < len(batch.events):
+                self._store_unstored()  # stored before seen, as in `flush`
+                member.outbox.put(batch.from_index(start, member.connection.shared_encoder))
+            batch.heard[member] = len(batch.events)
 
     # Items for one member
 
@@ -194,10 +223,10 @@ class Audience:
 
     # Who listens
 
-    def _is_listening(self, member: Member) -> bool:
-        return any(member in self._listeners.get(room, ()) for room in self._batches)
-
     def _stop_listening(self, member: Member, room: Room) -> None:
+        batch = self._batches.get(room)
+        if batch is not None:
+            batch.forget(member)
         listeners = self._listeners.get(room)
         if listeners is not None:
             listeners.pop(member, None)

@@ -80,6 +80,33 @@ def test_a_replay_holds_exactly_the_events_queued_before_it_and_follows_them(
     assert events(alice) == [one, two, three]
 
 
+def test_leaving_and_coming_back_within_one_batch_hears_only_while_in_the_room() -> None:
+    chat = Chat(history_on_join=0)
+    alice, bob, carol = (chat.join(nick, hello="2") for nick in ("alice", "bob", "carol"))
+    drain_all(alice, bob, carol)
+    # One round of the scheduler: bob is given his share early (he leaves), then comes
+    # back to the same batch; carol's reply makes her catch up in the middle of it.
+    chat.type(alice, "one")
+    chat.type(bob, "/part #lobby")
+    chat.type(alice, "two")
+    chat.type(carol, "/ping mid")
+    chat.type(bob, "/join #lobby")
+    chat.type(alice, "three")
+    chat.pump()
+
+    def lobby(member: FakeMember) -> list[object]:
+        return [event.event if isinstance(event, RoomEvent) else type(event).__name__
+                for event in events(member)
+                if isinstance(event, RoomEvent) or type(event).__name__ == "Pong"]
+
+    assert lobby(bob) == [Message("alice", "one"), Part("bob", "left"), Join("bob"),
+                          Message("alice", "three")]
+    everything = [Message("alice", "one"), Part("bob", "left"), Message("alice", "two"),
+                  Join("bob"), Message("alice", "three")]
+    assert lobby(carol) == everything[:3] + ["Pong"] + everything[3:]
+    assert lobby(alice) == everything
+
+
 def test_a_replay_on_join_holds_the_events_of_the_same_batch_before_the_join(
     chat: Chat,
 ) -> None:
