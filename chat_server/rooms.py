@@ -83,6 +83,9 @@ class Room(Generic[M]):
         return self.topic.event.text if self.topic is not None else ""  # type: ignore[attr-defined]
 
 
+PIECE_BYTES = 2048  # a roster's encoded names are kept in pieces of about this size
+
+
 class Roster:
     """The names a room's USERS shows, in join order: only ever appended to.
 
@@ -93,17 +96,20 @@ class Roster:
     when it is delivered. When a name changes or someone leaves, the room starts a new
     roster, and the views of this one still read it as it was.
 
-    Besides the names, a roster keeps them encoded as a machine USERS line ends (` alice
-    bob`), so that a joiner's line is a copy of bytes, not a walk over thousands of names.
+    Besides the names, a roster keeps them encoded as a machine USERS line ends them
+    (b" alice bob"), in pieces: all full but the last, which is made anew (a new bytes)
+    when a name is added. A joiner's line is the pieces there were when it joined, put
+    in its outbox as they are: until they are sent (a thousand joiners' lines may wait
+    for their writers' turn) its own is only the last piece; the others are shared.
     """
 
-    __slots__ = ("room", "_names", "_spaced", "_heads")
+    __slots__ = ("room", "_names", "_pieces", "_heads")
 
     def __init__(self, room: str, names: Iterable[str]) -> None:
         self.room = room
         self._names: list[str] = []
-        self._spaced = bytearray()  # b" alice bob": each name after a space, in UTF-8
-        self._heads: dict[Encoder, bytes] = {}  # encoder -> its line of no names, no LF
+        self._pieces: list[bytes] = [b""]  # b" alice bob", in UTF-8, about PIECE_BYTES each
+        self._heads: dict[Encoder, bytes] = {}  # encoder -> its USERS line of no names, no LF
         self.add(names)
 
     def __len__(self) -> int:
@@ -114,18 +120,23 @@ class Roster:
         newcomers = list(names)
         Users.check_nicks(newcomers)
         self._names.extend(newcomers)
-        self._spaced += "".join(f" {name}" for name in newcomers).encode("utf-8")
+        encoded = "".join(f" {name}" for name in newcomers).encode("utf-8")
+        if len(self._pieces[-1]) < PIECE_BYTES:
+            self._pieces[-1] += encoded  # a new bytes: views keep the one they saw
+        else:
+            self._pieces.append(encoded)
 
     def view(self) -> RosterView:
         """The roster as it is now, to be delivered as USERS later."""
-        return RosterView(self, len(self._names), len(self._spaced))
+        return RosterView(self, len(self._names), len(self._pieces), self._pieces[-1])
 
     def users(self, count: int) -> Users:
         """USERS of the first `count` names (checked as they came: not checked again)."""
         return Users.of_checked(tuple(self._names[:count]), self.room)
 
-    def line(self, encode: Encoder, end: int) -> bytes:
-        """The line `encode` makes of USERS of the names in the first `end` bytes.
+    def line(self, encode: Encoder, full: int, last: bytes) -> list[bytes]:
+        """The line `encode` makes of USERS of the names in the first `full` pieces and
+        `last`, in pieces to be sent one after the other.
 
         `encode` is a machine encoder: its USERS line is its line of an empty list with
         each name appended after a space, then LF (see protocol/wire.py).
@@ -133,23 +144,25 @@ class Roster:
         head = self._heads.get(encode)
         if head is None:
             head = self._heads[encode] = encode(Users.of_checked((), self.room))[:-1]
-        return b"".join((head, memoryview(self._spaced)[:end], b"\n"))
+        return [head, *self._pieces[:full], last, b"\n"]
 
 
 class RosterView:
     """A roster as it was when someone joined: their USERS, made when delivered."""
 
-    __slots__ = ("_roster", "_count", "_end")
+    __slots__ = ("_roster", "_count", "_full", "_last")
 
-    def __init__(self, roster: Roster, count: int, end: int) -> None:
-        self._roster = roster  # which only appends after what this view reads
+    def __init__(self, roster: Roster, count: int, pieces: int, last: bytes) -> None:
+        self._roster = roster
         self._count = count  # names
-        self._end = end  # bytes of the names' encoding
+        self._full = pieces - 1  # pieces full then, which never change
+        self._last = last  # the last piece as it was then
 
     def users(self) -> Users:
         """The USERS event."""
         return self._roster.users(self._count)
 
-    def line(self, encode: Encoder) -> bytes:
-        """The line a machine encoder (wire.encode_event, encode_event_v2) makes of it."""
-        return self._roster.line(encode, self._end)
+    def line(self, encode: Encoder) -> list[bytes]:
+        """The line a machine encoder (wire.encode_event, encode_event_v2) makes of it,
+        in pieces to be sent one after the other."""
+        return self._roster.line(encode, self._full, self._last)

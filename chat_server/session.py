@@ -97,7 +97,8 @@ class Session:
         """Queue one event for this connection, in its rendering. A roster view (a
         joiner's USERS, see Roster) becomes its line only now."""
         if isinstance(event, RosterView):
-            self.outbox.put(users_line(event, self.connection, self.nick))
+            for piece in users_line(event, self.connection, self.nick):
+                self.outbox.put(piece)
         else:
             self.outbox.put(self.connection.send(event, self.nick))
 
@@ -130,15 +131,17 @@ class Session:
         self.reader = self.writer = None
 
 
-def users_line(view: RosterView, connection: Connection, viewer: str | None) -> bytes:
-    """The bytes `connection` is sent for a joiner's USERS, queued as a roster view.
+def users_line(view: RosterView, connection: Connection, viewer: str | None) -> list[bytes]:
+    """The bytes `connection` is sent for a joiner's USERS (queued as a roster view), in
+    pieces to be queued one after the other.
 
-    A line connection in a machine rendering gets a copy of the roster's encoded names,
-    without a walk over thousands of them; any other gets the event, rendered its way.
+    A line connection in a machine rendering gets the roster's encoded names as they
+    are, mostly shared with the other joiners' (see Roster), without a walk over
+    thousands of names; any other gets the event, rendered its way.
     """
     if isinstance(connection, LineConnection) and connection.machine_encoder is not None:
-        return view.line(connection.machine_encoder)
-    return connection.send(view.users(), viewer)
+        return [piece for piece in view.line(connection.machine_encoder) if piece]
+    return [connection.send(view.users(), viewer)]
 
 
 class TaskName:

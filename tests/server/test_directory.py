@@ -69,7 +69,8 @@ class FakeMember:
 
     def deliver(self, event: object) -> None:
         if isinstance(event, RosterView):  # as a Session does: USERS is made on delivery
-            self.outbox.put(users_line(event, self.connection, self.nick))
+            for piece in users_line(event, self.connection, self.nick):
+                self.outbox.put(piece)
         else:
             self.outbox.put(self.connection.send(event, self.nick))  # type: ignore[arg-type]
 

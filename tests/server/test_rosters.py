@@ -30,7 +30,7 @@ def test_each_view_is_the_roster_as_it_was_in_every_rendering(
     for view, then in views:
         assert view.users() == Users(then, room)
         for encode in (encode_event, encode_event_v2):
-            assert view.line(encode) == encode(Users(then, room))
+            assert b"".join(view.line(encode)) == encode(Users(then, room))
 
 
 @pytest.mark.parametrize("bad", ["", "two words", "tab\there"])
@@ -41,4 +41,19 @@ def test_a_name_that_is_not_one_word_is_refused_and_the_roster_left_as_it_was(
     with pytest.raises(ValueError):
         roster.add(["bob", bad])
     assert roster.view().users() == Users(("alice",), "#lobby")
-    assert roster.view().line(encode_event) == b"USERS alice\n"
+    assert b"".join(roster.view().line(encode_event)) == b"USERS alice\n"
+
+
+def test_views_of_a_big_roster_read_it_as_it_was_across_its_pieces() -> None:
+    """Thousands of names fill several pieces (PIECE_BYTES): a view taken at any point,
+    the last piece then half full, still reads exactly the names there were."""
+    roster = Roster("#lobby", [])
+    views = []
+    for number in range(2000):
+        roster.add([f"c{number}"])
+        if number % 97 == 0:
+            views.append((roster.view(), tuple(f"c{n}" for n in range(number + 1))))
+    assert len(roster.view().line(encode_event_v2)) > 5  # head, several pieces, LF
+    for view, then in views:
+        assert b"".join(view.line(encode_event_v2)) == encode_event_v2(Users(then, "#lobby"))
+        assert view.users() == Users(then, "#lobby")
