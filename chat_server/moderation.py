@@ -89,6 +89,8 @@ class Moderation:
 
     def banned_address(self, host: str) -> Ban | None:
         """The ban in force on `host`, if any."""
+        if not self._bans:  # asked for every connection: no parsing of its address for nothing
+            return None
         return self._ban_in_force(_address_key(host))
 
     def banned_nick(self, nick: str) -> Ban | None:

@@ -111,6 +111,11 @@ class ChatServer:
                  history: History | None = None) -> None:
         self.config = config
         self.scheduler = scheduler or Scheduler()  # a TracingScheduler for --trace
+        # Bound once, not per connection: every session's tasks keep these, and a method
+        # bound anew for each of thousands of sessions would be 64 bytes a session each.
+        self._moved = self.scheduler.moved  # what each recv and send moved, for observers
+        self._close_session = self.close_session
+        self._on_hang_up = self._start_close_deadline
         self.started_at = self.scheduler.clock()
         self.history = history or History(MemoryStore(), "memory only")
         # The operator token is new at every start, unless --oper-password fixes one.
@@ -251,21 +256,20 @@ class ChatServer:
         now = self.scheduler.clock()
         session = Session(
             sock, name, connection, outbox_limit=self.config.outbox_limit,
-            flood=self.config.flood, now=now, on_hang_up=self._start_close_deadline,
+            flood=self.config.flood, now=now, on_hang_up=self._on_hang_up,
         )
         self.sessions.add(session)
         activity.info("connection from %s", name)
         spawn = self.scheduler.spawn
         if tls is None:
-            moved = self.scheduler.moved  # what each recv and send moved, for observers
             session.reader = spawn(client_reader(self._commands, session, self.scheduler.clock,
-                                                 moved), name=session.task_name("reader"))
-            session.writer = spawn(client_writer(self.directory, session, self.close_session,
-                                                 moved), name=session.task_name("writer"))
+                                                 self._moved), name=session.task_name("reader"))
+            session.writer = spawn(client_writer(self.directory, session, self._close_session,
+                                                 self._moved), name=session.task_name("writer"))
         else:
             assert self.config.tls is not None
             start_tls_tasks(spawn, self.directory, session, self.scheduler.clock,
-                            self.close_session, self.config.tls.handshake_timeout)
+                            self._close_session, self.config.tls.handshake_timeout)
         self.directory.greet(session)
         if self.config.join_timeout is not None:
             deadline = now + self.config.join_timeout

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import socket
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,9 @@ class Session:
     ) -> None:
         self.sock = sock
         self.address = address  # "host:port", for logs and traces
-        self.host = address.rsplit(":", 1)[0].strip("[]")
+        # Interned: the connections from one machine (a class behind one address, a
+        # load test) share one string instead of a copy each.
+        self.host = sys.intern(address.rsplit(":", 1)[0].strip("[]"))
         self.connection = connection
         self.nick: str | None = None
         self.rooms: list[Room[Session]] = []  # in the order they were joined
