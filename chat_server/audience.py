@@ -12,6 +12,16 @@ then reads the store, so it holds exactly the events before it in the one order.
 
 A room's audience changes only as the queue says (a JOIN admits, a PART removes), so
 each room event reaches exactly the people who were in the room when it happened.
+
+One member's order: anything queued for one member (a reply, a replay, a hang-up) or a
+member leaving a room must come after the room events queued before it. That member
+alone is given its share of the pending batches first (`_catch_up`), and the batch notes
+how much it heard; everyone else's share still goes out in one piece when the batch is
+flushed. (Flushing every batch for everyone instead made a storm of N joiners, each
+replied to after its JOIN, cost N flushes of N listeners.)
+
+Sent at once: the last flush of a run lets `Outbox.put` send straight to the sockets of
+idle writers (see outbox.py); earlier ones queue and wake the writers.
 """
 
 from __future__ import annotations
