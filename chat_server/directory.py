@@ -428,7 +428,7 @@ class Directory:
 
     def _users_in(self, room: Room[Member], viewer: Member) -> RosterView:
         """USERS for `room` as `viewer` sees it (version 2 marks operators with @), as a
-        view of the room's roster that becomes the event when delivered (see Roster).
+        view of the room's roster, which becomes USERS when delivered (see Roster).
 
         The roster is not made anew for each joiner, which in a big room would cost the
         whole list each time: a join extends it by the newcomers (those that joined
