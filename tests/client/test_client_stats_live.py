@@ -132,7 +132,8 @@ def run(scenario: Callable[[Harness], object]) -> None:
     asyncio.run(main())
 
 
-async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+async def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    # Generous: the poll backs off to 20x the last round trip, which a busy machine makes long.
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
