@@ -137,11 +137,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_cheaply() -> None:
+    """Skip what every log record would otherwise look up and our format never shows.
+
+    The console logs each connect, join and leave: in a storm of 5,000 joiners that was
+    a quarter of the server's time. Without the caller's frame, thread and process (the
+    logging HOWTO's "Optimization"), a line costs about 2 us less, and reads the same."""
+    logging._srcfile = None  # type: ignore[attr-defined]  # no sys._getframe per record
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the server until SIGINT or SIGTERM; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _refuse_options_without_effect(parser, args)
+    _log_cheaply()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     if args.quiet:
