@@ -5,7 +5,8 @@ from the file. The file's own promises are tested on real SQLite files in pytest
 dirs: ids and topics carry on after reopening, a failed batch leaves nothing, a damaged
 or foreign file is refused at open with one line, and a full disk (simulated in a child
 process with RLIMIT_FSIZE, never in this one) fails one append and not the next. A child
-killed with SIGKILL right after `append` returned shows what "committed" means.
+killed with SIGKILL right after `append` returned shows what "committed" means. The thread
+that checkpoints the log has tests of its own, in test_store_checkpoints.py.
 """
 
 from __future__ import annotations
