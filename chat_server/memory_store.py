@@ -12,9 +12,10 @@ import bisect
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import replace
 
-from chat_server.store import Ban, RoomRecord, StoredEvent, check_batch, check_count
+from chat_server.store import (
+    Ban, RoomRecord, StoredEvent, check_batch, check_count, record_after,
+)
 
 
 class MemoryStore:
@@ -41,13 +42,13 @@ class MemoryStore:
         if not events and not rooms:
             return
         started = time.perf_counter()
-        highest = check_batch(events, rooms, self._stored_last_id)
+        by_room = check_batch(events, rooms, self._rooms)
         for record in rooms:
-            self._upsert(record)
-        for event in events:
-            self._room_events(event.room).append(event)
-        for key, last_id in highest.items():
-            self._upsert(self._rooms[key], last_id)
+            self._rooms[record.key] = record_after(record, self._rooms.get(record.key), 0)
+        for key, part in by_room.items():
+            self._room_events(key).extend(part)
+            record = self._rooms[key]
+            self._rooms[key] = record_after(record, record, part[-1].id)
         self.last_commit_ms = (time.perf_counter() - started) * 1000
         self.events_stored += len(events)
 
@@ -93,15 +94,6 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release: the history goes when the process does."""
-
-    def _stored_last_id(self, key: str) -> int | None:
-        record = self._rooms.get(key)
-        return None if record is None else record.last_id
-
-    def _upsert(self, record: RoomRecord, last_id: int = 0) -> None:
-        # As in SqliteStore: the record replaces the old one, but last_id never goes down.
-        old_last_id = self._stored_last_id(record.key) or 0
-        self._rooms[record.key] = replace(record, last_id=max(old_last_id, record.last_id, last_id))
 
     def _room_events(self, key: str) -> deque[StoredEvent]:
         if key not in self._events:

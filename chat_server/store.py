@@ -38,8 +38,10 @@ Rules it keeps:
 - A room's ids only grow: an event's id must be above every id the room ever had
   (`RoomRecord.last_id` remembers it even after retention deletes the events).
 - Errors the operator must hear about (cannot open, disk full) are `StoreError`, one line.
-  A caller's mistake (an event for a room with no record, an id not above the last) is
-  `ValueError`, and nothing is written either way.
+  A caller's mistake (an event for a room with no record, an id not above the last, a
+  number beyond SQLite's integers) is `ValueError`, and nothing is written either way.
+  The checks read the room records kept in memory (the store writes them all, and reads
+  them at open), not the file.
 - Only parameterised queries. Every method holds a lock, so the server may call the store
   from a worker thread as well as from its loop (one call runs at a time).
 
@@ -53,6 +55,7 @@ checkpoint inside `append`, it was ~5-12 ms every thousand pages). MemoryStore: 
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import sqlite3
 import sys
@@ -60,9 +63,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +112,21 @@ _BAN_COLUMNS = "target, kind, until_ms, reason, by"
 MAX_ID = 2**63 - 1
 """SQLite's largest INTEGER: no stored id is above it, and a larger Python int given as a
 parameter raises OverflowError (not sqlite3.Error), so ids from clients are bounded here."""
+_MIN_INT = -(2**63)
+
+_UPSERT_ROOM = f"""INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET name = excluded.name,
+        last_id = max(last_id, excluded.last_id), topic = excluded.topic,
+        topic_by = excluded.topic_by, topic_time_ms = excluded.topic_time_ms,
+        topic_id = excluded.topic_id"""
+_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """One room event as kept: which room, its id there, when, and its protocol line."""
+class StoredEvent(NamedTuple):
+    """One room event as kept: which room, its id there, when, and its protocol line.
+
+    A named tuple, not a dataclass: one is built for every line said, and its fields are
+    the `events` table's columns in order."""
 
     room: str  # the room's key (its name after NFKC+casefold); opaque to the store
     id: int  # increasing within the room, never reused
@@ -210,37 +224,76 @@ def open_store(spec: str) -> EventStore:
     return SqliteStore(Path(spec).expanduser())
 
 
+_room_of = operator.itemgetter(0)
+_id_of = operator.itemgetter(1)
+_time_of = operator.itemgetter(2)
+
+
 def check_batch(
     events: Sequence[StoredEvent],
     rooms: Sequence[RoomRecord],
-    stored_last_id: Callable[[str], int | None],
-) -> dict[str, int]:
-    """Check an append before anything is written; return each event room's highest id.
+    known: Mapping[str, RoomRecord],
+) -> dict[str, Sequence[StoredEvent]]:
+    """Check an append before anything is written; return its events by room, in order.
 
-    `stored_last_id(key)` gives a room's last id as stored, or None for an unknown room.
-    Raises ValueError for an event whose room has no record (stored or in `rooms`), or
-    whose id is not above the room's last id and the batch's earlier ids for that room.
+    `known` holds the room records as stored. Raises ValueError for an event whose room
+    has no record (known or in `rooms`), whose id is not above the room's last id and the
+    batch's earlier ids for that room, or whose id or time is beyond SQLite's integers.
+    Runs at C speed for the usual batch (one room, in order).
     """
-    in_batch = {record.key for record in rooms}
-    highest: dict[str, int] = {}
+    by_room = _by_room(events)
+    for key, part in by_room.items():
+        record = known.get(key)
+        if record is None and all(given.key != key for given in rooms):
+            raise ValueError(f"event {part[0].id} for room {key!r}, which has no record")
+        _check_ids(key, list(map(_id_of, part)), record.last_id if record else 0)
+    if events:
+        _check_times(events)
+    return by_room
+
+
+def _by_room(events: Sequence[StoredEvent]) -> dict[str, Sequence[StoredEvent]]:
+    """`events` split by room, each room's in their order (one room: no copy)."""
+    if not events:
+        return {}
+    first = events[0].room
+    if len(set(map(_room_of, events))) == 1:
+        return {first: events}
+    by_room: dict[str, list[StoredEvent]] = {}
     for event in events:
-        if event.room not in highest:
-            stored = stored_last_id(event.room)
-            if stored is None and event.room not in in_batch:
-                raise ValueError(f"event {event.id} for room {event.room!r}, which has no record")
-            highest[event.room] = stored or 0
-        if event.id <= highest[event.room]:
-            raise ValueError(
-                f"event id {event.id} in room {event.room!r} is not above {highest[event.room]}"
-            )
-        highest[event.room] = event.id
-    return highest
+        by_room.setdefault(event.room, []).append(event)
+    return by_room  # type: ignore[return-value]
+
+
+def _check_ids(key: str, ids: list[int], last_id: int) -> None:
+    if ids[0] > last_id and all(map(operator.lt, ids, islice(ids, 1, None))):
+        if ids[-1] > MAX_ID:
+            raise ValueError(f"event id {ids[-1]} in room {key!r} is beyond {MAX_ID}")
+        return
+    highest = last_id  # the slow way, only to say which id is wrong
+    for event_id in ids:
+        if event_id <= highest:
+            raise ValueError(f"event id {event_id} in room {key!r} is not above {highest}")
+        highest = event_id
+
+
+def _check_times(events: Sequence[StoredEvent]) -> None:
+    oldest, newest = min(map(_time_of, events)), max(map(_time_of, events))
+    if oldest < _MIN_INT or newest > MAX_ID:
+        raise ValueError(f"an event time in {oldest}..{newest} is beyond SQLite's integers")
 
 
 def check_count(count: int) -> None:
     """A negative count is a caller's mistake (SQLite would read LIMIT -1 as "no limit")."""
     if count < 0:
         raise ValueError(f"count must not be negative, got {count}")
+
+
+def record_after(record: RoomRecord, known: RoomRecord | None, highest: int) -> RoomRecord:
+    """`record` as stored after a batch: its `last_id` never goes down, and is raised to the
+    batch's highest id for the room."""
+    last_id = max(record.last_id, known.last_id if known else 0, highest)
+    return record if last_id == record.last_id else replace(record, last_id=last_id)
 
 
 @contextmanager
@@ -267,6 +320,7 @@ class SqliteStore:
         self._conn = _open(self.path)
         try:
             with _failing_as(f"cannot open store {self.path}"):
+                self._records = self._read_rooms()
                 self._checkpointer = _Checkpointer(self.path, lambda: self.commits)
         except StoreError:
             self._conn.close()
@@ -274,8 +328,8 @@ class SqliteStore:
 
     def rooms(self) -> dict[str, RoomRecord]:
         """Every room known, by key."""
-        rows = self._read(f"SELECT {_ROOM_COLUMNS} FROM rooms")
-        return {row[0]: RoomRecord(*row) for row in rows}
+        with self._lock:
+            return dict(self._records)
 
     def append(self, events: Sequence[StoredEvent], rooms: Sequence[RoomRecord] = ()) -> None:
         """Insert `events` and upsert `rooms` in one transaction, committed on return.
@@ -286,12 +340,17 @@ class SqliteStore:
             return
         with self._lock:
             started = time.perf_counter()
+            by_room = check_batch(events, rooms, self._records)
+            records = self._records_after(rooms, by_room)
             try:
                 with self._transaction():
-                    self._write(events, rooms, check_batch(events, rooms, self._stored_last_id))
+                    self._conn.executemany(_UPSERT_ROOM, map(_room_row, records.values()))
+                    # Plain tuples: sqlite3 binds a tuple subclass by a slower path.
+                    self._conn.executemany(_INSERT_EVENT, map(tuple, events))
             except StoreError:
                 self.failures += 1
                 raise
+            self._records.update(records)
             self.last_commit_ms = (time.perf_counter() - started) * 1000
             self.events_stored += len(events)
             self.commits += 1
@@ -354,30 +413,16 @@ class SqliteStore:
 
     # Writing
 
-    def _stored_last_id(self, key: str) -> int | None:
-        row = self._conn.execute("SELECT last_id FROM rooms WHERE key = ?", (key,)).fetchone()
-        return None if row is None else row[0]
-
-    def _write(
-        self, events: Sequence[StoredEvent], rooms: Sequence[RoomRecord], highest: Mapping[str, int]
-    ) -> None:
-        self._conn.executemany(
-            f"""INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (key) DO UPDATE SET name = excluded.name,
-                    last_id = max(last_id, excluded.last_id), topic = excluded.topic,
-                    topic_by = excluded.topic_by, topic_time_ms = excluded.topic_time_ms,
-                    topic_id = excluded.topic_id""",
-            [(r.key, r.name, r.last_id, r.topic, r.topic_by, r.topic_time_ms, r.topic_id)
-             for r in rooms],
-        )
-        self._conn.executemany(
-            f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?)",
-            [(e.room, e.id, e.time_ms, e.line) for e in events],
-        )
-        self._conn.executemany(
-            "UPDATE rooms SET last_id = max(last_id, ?) WHERE key = ?",
-            [(last_id, key) for key, last_id in highest.items()],
-        )
+    def _records_after(
+        self, rooms: Sequence[RoomRecord], by_room: Mapping[str, Sequence[StoredEvent]]
+    ) -> dict[str, RoomRecord]:
+        """The record of every room the batch touches, as it will be stored."""
+        records = {record.key: record for record in rooms}
+        for key in by_room:
+            if key not in records:
+                records[key] = self._records[key]  # check_batch made sure it is there
+        return {key: record_after(record, self._records.get(key), _highest(by_room, key))
+                for key, record in records.items()}
 
     def _catch_up(self) -> None:
         """Copy into the file what was committed while the checkpointer ran, so that the
@@ -415,6 +460,10 @@ class SqliteStore:
 
     # Reading
 
+    def _read_rooms(self) -> dict[str, RoomRecord]:
+        rows = self._conn.execute(f"SELECT {_ROOM_COLUMNS} FROM rooms").fetchall()
+        return {row[0]: RoomRecord(*row) for row in rows}
+
     def _events_backwards(
         self, where: str, args: tuple[object, ...], count: int
     ) -> list[StoredEvent]:
@@ -428,6 +477,17 @@ class SqliteStore:
     def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple]:
         with self._lock, _failing_as(f"cannot read store {self.path}"):
             return self._conn.execute(sql, args).fetchall()
+
+
+def _highest(by_room: Mapping[str, Sequence[StoredEvent]], key: str) -> int:
+    """The highest id of the room's events in the batch (they are in order), or 0."""
+    events = by_room.get(key)
+    return events[-1].id if events else 0
+
+
+def _room_row(record: RoomRecord) -> tuple[object, ...]:
+    return (record.key, record.name, record.last_id, record.topic, record.topic_by,
+            record.topic_time_ms, record.topic_id)
 
 
 # The checkpointer

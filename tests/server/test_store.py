@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from chat_server.memory_store import MemoryStore
 from chat_server.store import (
-    SCHEMA_VERSION, Ban, EventStore, RoomRecord, SqliteStore, StoredEvent, StoreError,
+    MAX_ID, SCHEMA_VERSION, Ban, EventStore, RoomRecord, SqliteStore, StoredEvent, StoreError,
     default_store_path, open_store,
 )
 
@@ -205,6 +205,18 @@ def test_an_id_not_above_the_last_refuses_the_whole_batch(
     assert ids(store.latest("#a", 10)) == [1, 2, 3]
     assert store.rooms() == {"#a": record("#a", 3)}
     assert store.events_stored == 3 and store.failures == 0
+
+
+@pytest.mark.parametrize("bad", [
+    StoredEvent("#a", MAX_ID + 1, 3000, "MSG big"),
+    StoredEvent("#a", 3, MAX_ID + 1, "MSG late"),
+    StoredEvent("#a", 3, -(2**63) - 1, "MSG early"),
+])
+def test_an_id_or_time_beyond_sqlite_refuses_the_batch(store: EventStore, bad: StoredEvent) -> None:
+    fill(store, "#a", [1])
+    with pytest.raises(ValueError, match="beyond"):
+        store.append([event("#a", 2), bad])
+    assert ids(store.latest("#a", 10)) == [1] and store.rooms()["#a"].last_id == 1
 
 
 # Retention
