@@ -14,10 +14,9 @@ promises, and `check_views` asserts:
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass, field
 
+from chat_server.store import SqliteStore
 from protocol import History, Join, Part, RoomEvent, decode_event, room_key
 
 # NOTICE: what an operator did that the room sees (a mute, a room mode, new rights); a
@@ -161,14 +160,16 @@ def check_stayers_agree(room: str, views: list[RoomViews],
 
 
 def stored_logs(path: str) -> dict[str, list[tuple[int, str]]]:
-    """Each room's stored events, (id, line) in id order, by room key: read with the
-    standard library from a store the server has closed (the schema is in store.py)."""
-    logs: dict[str, list[tuple[int, str]]] = {}
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        for room, event_id, line in db.execute("SELECT room, id, line FROM events "
-                                               "ORDER BY room, id"):
-            logs.setdefault(room, []).append((event_id, line))
-        last_ids = dict(db.execute("SELECT key, last_id FROM rooms"))
+    """Each room's stored events, (id, line) in id order, by room key: read through the
+    store (the file's schema is store.py's business) once the server has closed it."""
+    store = SqliteStore(path)
+    try:
+        last_ids = {key: record.last_id for key, record in store.rooms().items()}
+        logs = {key: [(event.id, event.line) for event in store.latest(key, 10**9)]
+                for key in last_ids}
+    finally:
+        store.close()
+    logs = {room: log for room, log in logs.items() if log}
     for room, log in logs.items():
         ids = [event_id for event_id, _ in log]
         assert ids == list(range(1, len(ids) + 1)), f"stored ids of {room} have gaps"

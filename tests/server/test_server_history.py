@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from chat_server.store import RoomRecord, SqliteStore, StoredEvent
 from chat_testing import STARTUP_TIMEOUT, LineClient, ServerProcess, close_all
 from protocol import (
     Error, History, Join, Message, RoomEvent, Stats, decode_event, event_line_v2,
@@ -621,18 +622,15 @@ def test_private_messages_are_never_stored(server_factory, tmp_path: Path) -> No
 
 
 def _old_events(store: Path, room: str, first_id: int, times_ms: list[int]) -> list[str]:
-    """Write events straight into a stopped server's store, as the server would have;
-    their lines."""
+    """Write events into a stopped server's store, as the server would have (times in the
+    past); their lines."""
     lines = [event_line_v2(RoomEvent(room, first_id + n, time_ms, Message("ghost", f"old-{n}")))
              for n, time_ms in enumerate(times_ms)]
-    with sqlite3.connect(store) as db:
-        db.executemany("INSERT INTO events (room, id, time_ms, line) VALUES (?, ?, ?, ?)",
-                       [(room, room_event(line).id, room_event(line).time, line)
-                        for line in lines])
-        db.execute("""INSERT INTO rooms (key, name, last_id) VALUES (?, ?, ?)
-                      ON CONFLICT (key) DO UPDATE SET last_id = max(last_id, excluded.last_id)""",
-                   (room, room, first_id + len(lines) - 1))
-    db.close()
+    kept = SqliteStore(store)
+    kept.append([StoredEvent(room, room_event(line).id, room_event(line).time, line)
+                 for line in lines],
+                [kept.rooms().get(room) or RoomRecord(room, room, 0)])
+    kept.close()
     return lines
 
 

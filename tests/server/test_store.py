@@ -3,10 +3,11 @@
 Every behaviour the two share is one test run on both, so `--store none` cannot drift
 from the file. The file's own promises are tested on real SQLite files in pytest's temp
 dirs: ids and topics carry on after reopening, a failed batch leaves nothing, a damaged
-or foreign file is refused at open with one line, and a full disk (simulated in a child
-process with RLIMIT_FSIZE, never in this one) fails one append and not the next. A child
-killed with SIGKILL right after `append` returned shows what "committed" means. The thread
-that checkpoints the log has tests of its own, in test_store_checkpoints.py.
+or foreign file is refused at open with one line, a version 1 file (a row per event) is
+moved into chunks at open, all or nothing, and a full disk (simulated in a child process
+with RLIMIT_FSIZE, never in this one) fails one append and not the next. A child killed
+with SIGKILL right after `append` returned shows what "committed" means. The thread that
+checkpoints the log has tests of its own, in test_store_checkpoints.py.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ import textwrap
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chat_server import store as store_module
 from chat_server.memory_store import MemoryStore
 from chat_server.store import (
-    MAX_ID, SCHEMA_VERSION, Ban, EventStore, RoomRecord, SqliteStore, StoredEvent, StoreError,
-    default_store_path, open_store,
+    CHUNK_EVENTS, MAX_ID, RANGE_QUERIES, SCHEMA_VERSION, Ban, EventStore, RoomRecord,
+    SqliteStore, StoredEvent, StoreError, default_store_path, open_store,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,23 +152,41 @@ def test_a_negative_count_is_a_mistake_not_everything(store: EventStore, query: 
 @settings(max_examples=40, deadline=None)
 @given(
     gaps=st.lists(st.integers(1, 3), max_size=30),
+    cuts=st.lists(st.integers(1, 8), max_size=10),
     queries=st.lists(st.tuples(st.sampled_from(["latest", "before", "after"]),
                                st.integers(-1, 80), st.integers(0, 12)), max_size=10),
 )
 def test_the_file_and_memory_answer_every_query_alike(
-    gaps: list[int], queries: list[tuple[str, int, int]]
+    gaps: list[int], cuts: list[int], queries: list[tuple[str, int, int]]
 ) -> None:
+    # Appended in batches of `cuts` sizes, kept 3 to a chunk: reads cross chunk edges.
     event_ids = [sum(gaps[:i + 1]) for i in range(len(gaps))]
-    with tempfile.TemporaryDirectory() as directory:
+    batches = []
+    for size in [*cuts, len(event_ids)]:
+        batches.append(event_ids[sum(len(batch) for batch in batches):][:size])
+    with tempfile.TemporaryDirectory() as directory, \
+            mock.patch.object(store_module, "CHUNK_EVENTS", 3):
         stores = [SqliteStore(Path(directory) / "h.sqlite3"), MemoryStore()]
         answers = []
         for store in stores:
-            fill(store, "#a", event_ids)
+            for batch in batches:
+                fill(store, "#a", batch)
             answers.append([ids(store.latest("#a", count)) if query == "latest"
                             else ids(getattr(store, query)("#a", event_id, count))
                             for query, event_id, count in queries])
             store.close()
     assert answers[0] == answers[1]
+
+
+def test_a_batch_of_many_chunks_reads_back_across_their_edges(store: EventStore) -> None:
+    size = 2 * CHUNK_EVENTS + 7
+    fill(store, "#a", range(1, size + 1))
+    assert store.latest("#a", size + 10) == [event("#a", i) for i in range(1, size + 1)]
+    edge = CHUNK_EVENTS  # the last id of the first chunk
+    assert ids(store.before("#a", edge + 2, 3)) == [edge - 1, edge, edge + 1]
+    assert ids(store.after("#a", edge - 1, 3)) == [edge, edge + 1, edge + 2]
+    assert ids(store.latest("#a", CHUNK_EVENTS + 9)) == list(range(size - CHUNK_EVENTS - 8,
+                                                                   size + 1))
 
 
 def test_appending_nothing_changes_nothing(store: EventStore) -> None:
@@ -219,6 +240,14 @@ def test_an_id_or_time_beyond_sqlite_refuses_the_batch(store: EventStore, bad: S
     assert ids(store.latest("#a", 10)) == [1] and store.rooms()["#a"].last_id == 1
 
 
+def test_a_line_holding_a_line_feed_refuses_the_batch(store: EventStore) -> None:
+    # The file joins a batch's lines with LF; a protocol line never holds one.
+    fill(store, "#a", [1])
+    with pytest.raises(ValueError, match="line feed"):
+        store.append([event("#a", 2), StoredEvent("#a", 3, 3000, "MSG 3 bob :two\nlines")])
+    assert ids(store.latest("#a", 10)) == [1] and store.rooms()["#a"].last_id == 1
+
+
 # Retention
 
 
@@ -239,6 +268,28 @@ def test_ids_deleted_by_retention_are_never_given_again(store: EventStore) -> No
         store.append([event("#a", 2)])
     store.append([event("#a", 3)])
     assert ids(store.latest("#a", 10)) == [3]
+
+
+def test_retention_keeps_the_newer_events_of_a_batch_it_cuts_through(store: EventStore) -> None:
+    fill(store, "#a", range(1, 11))  # one batch (one chunk in the file), at 1000..10000 ms
+    fill(store, "#a", range(11, 14))
+    assert store.forget_older_than(4500) == 4
+    assert ids(store.latest("#a", 50)) == list(range(5, 14))
+    assert ids(store.before("#a", 7, 50)) == [5, 6]
+    assert ids(store.after("#a", 0, 3)) == [5, 6, 7]
+    assert store.latest("#a", 1) == [event("#a", 13)]
+    assert store.forget_older_than(4500) == 0
+
+
+def test_retention_goes_by_each_event_time_even_when_the_clock_went_back(
+    store: EventStore
+) -> None:
+    times = [5000, 6000, 1000, 7000, 2000, 8000]  # ids 1..6: the clock was set back twice
+    store.append([event("#a", i, t) for i, t in enumerate(times, 1)], [record("#a")])
+    store.append([event("#a", 7, 1500), event("#a", 8, 9000)])
+    assert store.forget_older_than(5500) == 4  # 5000, 1000, 2000 and 1500 went
+    assert ids(store.latest("#a", 50)) == [2, 4, 6, 8]
+    assert store.rooms()["#a"].last_id == 8
 
 
 # Bans and figures
@@ -283,6 +334,22 @@ def test_a_reopened_file_gives_back_rooms_topics_ids_events_and_bans(path: Path)
     second.close()
 
 
+def test_a_reopened_file_remembers_last_ids_after_retention_deleted_every_event(
+    path: Path
+) -> None:
+    first = SqliteStore(path)
+    fill(first, "#a", [1, 2, 3])
+    first.append([event("#b", 7)], [record("#b", topic="kept", topic_by="bob")])
+    assert first.forget_older_than(10**15) == 4
+    first.close()
+    second = SqliteStore(path)
+    assert second.rooms() == {"#a": record("#a", 3),
+                              "#b": record("#b", 7, topic="kept", topic_by="bob")}
+    with pytest.raises(ValueError, match="not above 3"):
+        second.append([event("#a", 3)])
+    second.close()
+
+
 def test_a_file_opened_on_one_thread_can_be_written_from_another(path: Path) -> None:
     # The server may hand appends to a worker thread, as curio's run_in_thread does.
     store = SqliteStore(path)
@@ -304,43 +371,53 @@ def test_the_file_is_created_with_its_directories_in_wal_mode_with_a_version(pat
     store.close()
 
 
-@pytest.mark.parametrize(("sql", "plan"), [
-    ("SELECT * FROM events WHERE room = ? ORDER BY id DESC LIMIT ?", "(room=?)"),
-    ("SELECT * FROM events WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",
-     "(room=? AND id<?)"),
-    ("SELECT * FROM events WHERE room = ? AND id > ? ORDER BY id LIMIT ?", "(room=? AND id>?)"),
-    ("DELETE FROM events WHERE time_ms < ?", "events_by_time (time_ms<?)"),
-])
-def test_the_range_queries_search_an_index_and_never_scan_or_sort(
-    path: Path, sql: str, plan: str
+@pytest.mark.parametrize("sql", RANGE_QUERIES)
+def test_the_queries_search_the_chunks_by_an_index_and_never_scan_or_sort_them(
+    path: Path, sql: str
 ) -> None:
     SqliteStore(path).close()
     conn = sqlite3.connect(path)
     plan_rows = conn.execute(f"EXPLAIN QUERY PLAN {sql}", [1] * sql.count("?"))
-    steps = " | ".join(row[3] for row in plan_rows)
+    steps = [row[3] for row in plan_rows]
     conn.close()
-    assert plan in steps and "SEARCH" in steps
-    assert "SCAN" not in steps and "TEMP B-TREE" not in steps
+    assert any(step.startswith("SEARCH chunks USING") for step in steps), steps
+    assert not [step for step in steps if "SCAN chunks" in step or "TEMP B-TREE" in step]
+    # Only the rooms table, a row per room, is ever read whole.
+    assert all(step.startswith(("SEARCH chunks", "CORRELATED")) or step == "SCAN rooms"
+               for step in steps), steps
 
 
-def test_a_write_that_fails_mid_batch_leaves_nothing_and_the_store_goes_on(path: Path) -> None:
+@pytest.mark.parametrize("with_more", [True, False])
+def test_a_write_that_fails_leaves_nothing_and_the_store_goes_on(
+    path: Path, with_more: bool
+) -> None:
+    # with_more: the failing insert comes after a room's record and another room's chunk
+    # (BEGIN..COMMIT); without, the batch is the lone INSERT of the usual append.
     store = SqliteStore(path)
     fill(store, "#a", [1])
-    saboteur = sqlite3.connect(path)  # the third insert of the next batch will fail in SQLite
-    saboteur.execute("CREATE TRIGGER fail BEFORE INSERT ON events WHEN NEW.id = 4 "
+    fill(store, "#b", [1])
+    saboteur = sqlite3.connect(path)  # the insert of #b's chunk will fail in SQLite
+    saboteur.execute("CREATE TRIGGER fail BEFORE INSERT ON chunks WHEN NEW.room = '#b' "
                      "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
     saboteur.commit()
+    batch = [event("#a", 2), event("#a", 3), event("#b", 2)] if with_more else [event("#b", 2)]
     with pytest.raises(StoreError, match="refused by the test") as caught:
-        store.append([event("#a", 2), event("#a", 3), event("#a", 4)], [record("#a", 0, topic="x")])
+        store.append(batch, [record("#a", 0, topic="x")] if with_more else [])
     assert "\n" not in str(caught.value)
-    assert ids(store.latest("#a", 10)) == [1] and store.rooms()["#a"] == record("#a", 1)
-    assert (store.failures, store.events_stored) == (1, 1)
+    assert ids(store.latest("#a", 10)) == [1] and ids(store.latest("#b", 10)) == [1]
+    assert store.rooms() == {"#a": record("#a", 1), "#b": record("#b", 1)}
+    assert (store.failures, store.events_stored) == (1, 2)
     saboteur.execute("DROP TRIGGER fail")
     saboteur.commit()
     saboteur.close()
-    store.append([event("#a", 2), event("#a", 3), event("#a", 4)])
-    assert ids(store.latest("#a", 10)) == [1, 2, 3, 4]
+    store.append(batch)
+    assert ids(store.latest("#a", 10)) == ([1, 2, 3] if with_more else [1])
+    assert ids(store.latest("#b", 10)) == [1, 2]
     store.close()
+    reopened = SqliteStore(path)  # and the file says the same
+    assert {key: r.last_id for key, r in reopened.rooms().items()} == {
+        "#a": 3 if with_more else 1, "#b": 2}
+    reopened.close()
 
 
 def test_a_committed_append_survives_sigkill(path: Path) -> None:
@@ -393,6 +470,86 @@ def test_a_full_disk_fails_one_append_and_the_store_works_once_space_returns(pat
     store = SqliteStore(path)
     assert store.rooms()["#a"].last_id == 210 and len(store.latest("#a", 1000)) == 210
     store.close()
+
+
+# Version 1 files: a row per event, moved into chunks at open
+
+V1_SCHEMA = (
+    """CREATE TABLE rooms (key TEXT PRIMARY KEY, name TEXT NOT NULL, last_id INTEGER NOT NULL,
+        topic TEXT, topic_by TEXT, topic_time_ms INTEGER, topic_id INTEGER)""",
+    """CREATE TABLE events (room TEXT NOT NULL, id INTEGER NOT NULL, time_ms INTEGER NOT NULL,
+        line TEXT NOT NULL, PRIMARY KEY (room, id)) WITHOUT ROWID""",
+    "CREATE INDEX events_by_time ON events (time_ms)",
+    """CREATE TABLE bans (target TEXT PRIMARY KEY, kind TEXT NOT NULL, until_ms INTEGER NULL,
+        reason TEXT NOT NULL, by TEXT NOT NULL)""",
+)
+
+
+def make_version_1_file(path: Path, events: Sequence[StoredEvent],
+                        rooms: Sequence[RoomRecord], bans: Sequence[Ban]) -> None:
+    """A store as the code of schema version 1 wrote it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    for statement in V1_SCHEMA:
+        conn.execute(statement)
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", events)
+    conn.executemany("INSERT INTO rooms VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [(r.key, r.name, r.last_id, r.topic, r.topic_by, r.topic_time_ms,
+                       r.topic_id) for r in rooms])
+    conn.executemany("INSERT INTO bans VALUES (?, ?, ?, ?, ?)",
+                     [(b.target, b.kind, b.until_ms, b.reason, b.by) for b in bans])
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def tables(path: Path) -> tuple[int, list[str]]:
+    conn = sqlite3.connect(path)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    names = [name for (name,) in conn.execute("SELECT name FROM sqlite_master ORDER BY name")]
+    conn.close()
+    return version, names
+
+
+def test_a_version_1_file_is_moved_into_chunks_at_open_and_reads_back_the_same(
+    path: Path
+) -> None:
+    events = ([event("#a", i) for i in range(3, 3 + 2 * CHUNK_EVENTS + 5)]  # 1, 2 forgotten
+              + [event("#b", i) for i in (1, 5, 6, 9)])
+    rooms = [record("#a", 2 * CHUNK_EVENTS + 7, topic="old", topic_by="bob", topic_id=3),
+             record("#b", 12)]  # #b: its last ids were deleted by retention
+    bans = [Ban("mallory", "nick", None, "spam", "op")]
+    make_version_1_file(path, events, rooms, bans)
+    store = SqliteStore(path)
+    assert tables(path) == (2, ["bans", "chunks", "chunks_by_time", "rooms",
+                                "sqlite_autoindex_bans_1", "sqlite_autoindex_rooms_1"])
+    assert store.rooms() == {r.key: r for r in rooms} and store.bans() == bans
+    assert store.latest("#a", 1000) == events[:-4] and store.latest("#b", 10) == events[-4:]
+    assert ids(store.before("#b", 6, 10)) == [1, 5]
+    assert ids(store.after("#a", 130, 2)) == [131, 132]
+    with pytest.raises(ValueError, match="not above 12"):
+        store.append([event("#b", 12)])
+    store.append([event("#b", 13)])
+    assert store.forget_older_than(6000) == 3 + 2  # #a 3..5, #b 1 and 5
+    store.close()
+    reopened = SqliteStore(path)  # a version 2 file now: opened as it is
+    assert ids(reopened.latest("#b", 10)) == [6, 9, 13] and reopened.rooms()["#b"].last_id == 13
+    reopened.close()
+
+
+def test_a_version_1_file_that_cannot_be_moved_is_refused_and_left_as_it_was(
+    path: Path
+) -> None:
+    events = [event("#a", 1), StoredEvent("#a", 2, 2000, "MSG 2 bob :a line\nfeed")]
+    make_version_1_file(path, events, [record("#a", 2)], [])
+    message = open_error(path)
+    assert "line feed" in message
+    assert tables(path) == (1, ["bans", "events", "events_by_time", "rooms",
+                                "sqlite_autoindex_bans_1", "sqlite_autoindex_rooms_1"])
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT room, id, time_ms, line FROM events").fetchall() == events
+    conn.close()
 
 
 # Files that cannot be used: one line at open, naming the file
