@@ -46,9 +46,9 @@ class MemoryStore:
         for record in rooms:
             self._rooms[record.key] = record_after(record, self._rooms.get(record.key), 0)
         for key, part in by_room.items():
-            self._room_events(key).extend(part)
+            self._room_events(key).extend(part.events)
             record = self._rooms[key]
-            self._rooms[key] = record_after(record, record, part[-1].id)
+            self._rooms[key] = record_after(record, record, part.ids[-1])
         self.last_commit_ms = (time.perf_counter() - started) * 1000
         self.events_stored += len(events)
 
