@@ -139,19 +139,21 @@ _UPSERT_ROOM = f"""INSERT INTO rooms ({_ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?,
 _INSERT_CHUNK = f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 # The reads: each one range of the primary key, newest or oldest first, bounded (a chunk
-# holds at least one event, so `count` chunks always hold `count` events).
-_LATEST = "SELECT ids, times, lines FROM chunks WHERE room = ? ORDER BY first_id DESC LIMIT ?"
-_BEFORE = ("SELECT ids, times, lines FROM chunks WHERE room = ? AND first_id < ? "
+# holds at least one event, so `count` chunks always hold `count` events). first_id and
+# oldest_ms are all a chunk of one event needs besides its line (see `_unpacked`).
+_PACKED = "first_id, oldest_ms, ids, times, lines"
+_LATEST = f"SELECT {_PACKED} FROM chunks WHERE room = ? ORDER BY first_id DESC LIMIT ?"
+_BEFORE = (f"SELECT {_PACKED} FROM chunks WHERE room = ? AND first_id < ? "
            "ORDER BY first_id DESC LIMIT ?")
-_HOLDING = ("SELECT ids, times, lines FROM chunks WHERE room = ? AND first_id <= ? "
+_HOLDING = (f"SELECT {_PACKED} FROM chunks WHERE room = ? AND first_id <= ? "
             "ORDER BY first_id DESC LIMIT 1")
-_AFTER = ("SELECT ids, times, lines FROM chunks WHERE room = ? AND first_id > ? "
+_AFTER = (f"SELECT {_PACKED} FROM chunks WHERE room = ? AND first_id > ? "
           "ORDER BY first_id LIMIT ?")
 # Retention: whole chunks older than the time go in SQL; the few that straddle it are
 # rewritten with the events they keep.
 _OLD_COUNT = "SELECT total(length(ids)) FROM chunks WHERE oldest_ms < ? AND newest_ms < ?"
 _OLD_DELETE = "DELETE FROM chunks WHERE oldest_ms < ? AND newest_ms < ?"
-_STRADDLING = "SELECT room, first_id, ids, times, lines FROM chunks WHERE oldest_ms < ?"
+_STRADDLING = f"SELECT room, {_PACKED} FROM chunks WHERE oldest_ms < ?"
 _DELETE_CHUNK = "DELETE FROM chunks WHERE room = ? AND first_id = ?"
 RANGE_QUERIES = (_READ_ROOMS, _SETTLE_LAST_IDS, _LATEST, _BEFORE, _HOLDING, _AFTER,
                  _OLD_COUNT, _OLD_DELETE, _STRADDLING, _DELETE_CHUNK)
@@ -436,10 +438,13 @@ class SqliteStore:
             for row in self._conn.execute(_HOLDING, (room, event_id)).fetchall():
                 found += _unpacked(room, *row, above=event_id)[:count]
             rows = self._conn.execute(_AFTER, (room, event_id, count))
-            for row in rows:
+            for row in rows:  # oldest chunk first, read only as far as needed
                 if len(found) >= count:
                     break
-                found += _unpacked(room, *row)[:count - len(found)]
+                if len(row[2]) == 8:  # one event (after `event_id`, as the query asked)
+                    found.append(StoredEvent(room, row[0], row[1], row[4]))
+                else:
+                    found += _unpacked(room, *row)[:count - len(found)]
             rows.close()
         return found
 
@@ -451,7 +456,7 @@ class SqliteStore:
             self._conn.execute(_OLD_DELETE, (time_ms, time_ms))
             straddling = self._conn.execute(_STRADDLING, (time_ms,)).fetchall()
             for room, first_id, *packed in straddling:
-                events = _unpacked(room, *packed)
+                events = _unpacked(room, first_id, *packed)
                 kept = [event for event in events if event.time_ms >= time_ms]
                 gone += len(events) - len(kept)
                 self._conn.execute(_DELETE_CHUNK, (room, first_id))
@@ -575,23 +580,25 @@ class SqliteStore:
 
     def _backwards(self, room: str, below: int | None, count: int) -> list[StoredEvent]:
         """The last `count` events of `room` (with ids below `below`), oldest first."""
+        newest_first: list[StoredEvent] = []
         if count == 0:
-            return []
-        newest_first: list[list[StoredEvent]] = []
-        found = 0
+            return newest_first
         with self._lock, _failing_as(f"cannot read store {self.path}"):
             if below is None:
                 rows = self._conn.execute(_LATEST, (room, count))
             else:
                 rows = self._conn.execute(_BEFORE, (room, below, count))
             for row in rows:  # newest chunk first, read only as far as needed
-                events = _unpacked(room, *row, below=below)
-                newest_first.append(events[max(0, len(events) - (count - found)):])
-                found += len(newest_first[-1])
-                if found >= count:
+                if len(row[2]) == 8:  # one event (below `below`, as the query asked)
+                    newest_first.append(StoredEvent(room, row[0], row[1], row[4]))
+                else:
+                    last = count - len(newest_first)
+                    newest_first += reversed(_unpacked(room, *row, below=below, last=last))
+                if len(newest_first) >= count:
                     break
             rows.close()
-        return [event for events in reversed(newest_first) for event in events]
+        newest_first.reverse()
+        return newest_first
 
 
 def _highest(by_room: Mapping[str, RoomPart], key: str) -> int:
@@ -636,18 +643,30 @@ def _numbers(blob: bytes) -> array[int]:
     return numbers
 
 
-def _unpacked(room: str, ids_blob: bytes, times_blob: bytes, lines: str, *,
-              above: int | None = None, below: int | None = None) -> list[StoredEvent]:
-    """A chunk's events (only those with ids above `above` and below `below`), in order."""
+def _unpacked(room: str, first_id: int, oldest_ms: int, ids_blob: bytes, times_blob: bytes,
+              lines: str, *, above: int | None = None, below: int | None = None,
+              last: int | None = None) -> list[StoredEvent]:
+    """A chunk's events with ids above `above` and below `below` (the `last` of them at
+    most), in order."""
+    if len(ids_blob) == 8:  # one event, as every chunk of a quiet room: nothing to unpack
+        if (above is not None and first_id <= above) or (below is not None and first_id >= below):
+            return []
+        return [StoredEvent(room, first_id, oldest_ms, lines)]
     ids = _numbers(ids_blob)
     start = 0 if above is None else bisect.bisect_right(ids, above)
     stop = len(ids) if below is None else bisect.bisect_left(ids, below)
+    if last is not None:
+        start = max(start, stop - last)
     if start >= stop:
         return []
     times = _numbers(times_blob)
-    texts = lines.split("\n")
+    if stop == len(ids):  # a tail, as `latest` wants: split off only that
+        texts = lines.rsplit("\n", stop - start)[-(stop - start):]
+    else:
+        texts = lines.split("\n")[start:stop]
     return list(map(StoredEvent, repeat(room, stop - start), ids[start:stop],
-                    times[start:stop], texts[start:stop]))
+                    times[start:stop], texts))
+
 
 
 # The checkpointer
