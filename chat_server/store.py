@@ -27,7 +27,8 @@ Durability and threads, stated plainly. The file is in WAL journal mode with
   than RESTART_FRAMES pages, the thread hands the loop the little committed during its
   last checkpoint: the next `append` copies that in (a few pages, two short syncs), and the
   append after it starts the log again (SQLite syncs the log's first page: one more).
-  That is the loop's whole share: three short syncs every few seconds under load.
+  That is the loop's whole share: three short syncs every few seconds under load (more
+  only if the thread's passes are never quiet enough, past FORCE_RESTART_FRAMES).
 - A checkpoint that fails (a full disk) is logged once and tried again every second;
   appends go on into the log while it has room, and fail (StoreError) once it has none.
 - `close` stops and joins the thread, then closes the connection: SQLite's last close
@@ -669,7 +670,6 @@ def _unpacked(room: str, first_id: int, oldest_ms: int, ids_blob: bytes, times_b
                     times[start:stop], texts))
 
 
-
 # The checkpointer
 
 
@@ -714,9 +714,9 @@ class _Checkpointer:
     def _checkpoint(self) -> bool:
         """Checkpoint if anything was committed since the last time. Once the log is long,
         checkpoint again while what was committed meanwhile is more than the loop should
-        copy in, then hand the rest to the loop (`due`), even after the last pass: else,
-        under a load that never pauses, the log would never start again, and grow.
-        Whether it checkpointed."""
+        copy in, then hand that little to the loop (`due`). If no pass is ever quiet
+        enough, hand it over anyway once the log is very long: else, under a load that
+        never pauses, the log would never start again, and grow. Whether it checkpointed."""
         if self._commits() == self._checkpointed_at:
             return False
         for _ in range(CHECKPOINT_PASSES):
