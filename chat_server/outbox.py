@@ -9,9 +9,9 @@ Sent at once: while its writer is idle, an outbox may be handed a `send_at_once`
 writer of a plain socket does this). Then `put(data, at_once=True)` on an outbox with
 nothing ahead of the new bytes (nothing queued, the writer not waiting for room) gives
 them straight to the kernel, which almost always takes them all, and queues only what it
-left. (The broadcaster asks for it at the end of its run: see `Audience.flush`.) The writer is
-woken only when there is something left to wait for: it exists for back-pressure, not
-for every line (asyncio's transports work the same way).
+left. (The broadcaster asks for it at the end of its run: see `Audience.flush`.) The
+writer is woken only when there is something left to wait for: it exists for
+back-pressure, not for every line (asyncio's transports work the same way).
 
 A client is too far behind when we owe it more than `limit` *and* its kernel buffer is
 full (the writer is `stalled`, waiting for room). Size alone would be unfair: one burst

@@ -46,6 +46,7 @@ ACCEPTS_PER_WAKE = 1024  # a burst of joiners is taken in one go, before the ker
                          # accept queue overflows (it then drops SYNs and resets clients)
 ACCEPT_PAUSE = 0.1  # when out of descriptors: wait before trying accept() again
 
+
 class Moved(Protocol):
     """Told what each `recv` or `send` moved: `Scheduler.moved`."""
 
