@@ -183,7 +183,9 @@ class ChatServer:
             spawn(watch_signals(wakeup, self._on_signal))
             ready()
             self.scheduler.run()
-        self.history.close()
+            # Still inside: the store's last checkpoint can take a moment, and a second
+            # SIGTERM meanwhile (a supervisor, an impatient Ctrl-C) must not kill it.
+            self.history.close()
 
     def _start_announcing(self) -> None:
         """Announce the room on the local network (mDNS), if configured and reachable."""

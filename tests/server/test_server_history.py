@@ -425,6 +425,34 @@ def test_history_topics_and_ids_carry_on_after_a_restart(server_factory, tmp_pat
     bob.close()
 
 
+_SIGTERM_DURING_CLOSE = """
+import signal
+from chat_server.history import History
+from chat_server.memory_store import MemoryStore
+from chat_server.server import ChatServer, ServerConfig
+
+class SlowToClose(History):
+    def close(self):  # a supervisor's second SIGTERM lands during the last checkpoint
+        signal.raise_signal(signal.SIGTERM)
+        super().close()
+
+config = ServerConfig(host="127.0.0.1", port=0, announce=None, irc_port=None,
+                      web_port=None)
+server = ChatServer(config, None, SlowToClose(MemoryStore(), "memory"))
+server.serve(ready=server.begin_shutdown)
+print("closed, alive")
+"""
+
+
+def test_a_sigterm_while_the_store_closes_does_not_kill_the_server() -> None:
+    # The store's last checkpoint can take a moment; a SIGTERM meanwhile (a supervisor
+    # that asks again, as the tests' own `stop` does) must not kill the server halfway.
+    done = subprocess.run([sys.executable, "-c", _SIGTERM_DURING_CLOSE], capture_output=True,
+                          text=True, timeout=STARTUP_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "closed, alive\n"
+
+
 def test_after_sigkill_every_event_anyone_received_is_in_history(server_factory,
                                                                  tmp_path: Path) -> None:
     store = str(tmp_path / "history.sqlite3")
