@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chat_server.store import SqliteStore
+from chat_server.sqlite_store import SqliteStore
 from protocol import History, Join, Part, RoomEvent, decode_event, room_key
 
 # NOTICE: what an operator did that the room sees (a mute, a room mode, new rights); a
@@ -161,7 +161,7 @@ def check_stayers_agree(room: str, views: list[RoomViews],
 
 def stored_logs(path: str) -> dict[str, list[tuple[int, str]]]:
     """Each room's stored events, (id, line) in id order, by room key: read through the
-    store (the file's schema is store.py's business) once the server has closed it."""
+    store (the file's schema is sqlite_store.py's business) once the server has closed it."""
     store = SqliteStore(path)
     try:
         last_ids = {key: record.last_id for key, record in store.rooms().items()}

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from chat_server.store import RoomRecord, SqliteStore, StoredEvent
+from chat_server.sqlite_store import SqliteStore
+from chat_server.store import RoomRecord, StoredEvent
 from chat_testing import STARTUP_TIMEOUT, LineClient, ServerProcess, close_all
 from protocol import (
     Error, History, Join, Message, RoomEvent, Stats, decode_event, event_line_v2,

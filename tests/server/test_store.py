@@ -1,4 +1,4 @@
-"""Tests for `chat_server.store` (SqliteStore) and `chat_server.memory_store` (MemoryStore).
+"""Tests for `chat_server.sqlite_store` (SqliteStore) and `chat_server.memory_store` (MemoryStore).
 
 Every behaviour the two share is one test run on both, so `--store none` cannot drift
 from the file. The file's own promises are tested on real SQLite files in pytest's temp
@@ -27,11 +27,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chat_server import store as store_module
+from chat_server import sqlite_store
 from chat_server.memory_store import MemoryStore
+from chat_server.sqlite_store import CHUNK_EVENTS, RANGE_QUERIES, SCHEMA_VERSION, SqliteStore
 from chat_server.store import (
-    CHUNK_EVENTS, MAX_ID, RANGE_QUERIES, SCHEMA_VERSION, Ban, EventStore, RoomRecord,
-    SqliteStore, StoredEvent, StoreError, default_store_path, open_store,
+    MAX_ID, Ban, EventStore, RoomRecord, StoredEvent, StoreError, default_store_path,
+    open_store,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,7 +166,7 @@ def test_the_file_and_memory_answer_every_query_alike(
     for size in [*cuts, len(event_ids)]:
         batches.append(event_ids[sum(len(batch) for batch in batches):][:size])
     with tempfile.TemporaryDirectory() as directory, \
-            mock.patch.object(store_module, "CHUNK_EVENTS", 3):
+            mock.patch.object(sqlite_store, "CHUNK_EVENTS", 3):
         stores = [SqliteStore(Path(directory) / "h.sqlite3"), MemoryStore()]
         answers = []
         for store in stores:
@@ -423,7 +424,8 @@ def test_a_write_that_fails_leaves_nothing_and_the_store_goes_on(
 def test_a_committed_append_survives_sigkill(path: Path) -> None:
     child = run_child("""
         import os, signal, sys
-        from chat_server.store import RoomRecord, SqliteStore, StoredEvent
+        from chat_server.sqlite_store import SqliteStore
+        from chat_server.store import RoomRecord, StoredEvent
         store = SqliteStore(sys.argv[1])
         store.append([StoredEvent("#a", i, i, f"line {i}") for i in (1, 2, 3)],
                      [RoomRecord("#a", "#A", 0, "kept", "bob", 1)])
@@ -441,7 +443,8 @@ def test_a_full_disk_fails_one_append_and_the_store_works_once_space_returns(pat
     # SIGXFSZ ignored): the real write() failing, as on a full disk, not an SQLite setting.
     child = run_child("""
         import os, resource, signal, sys
-        from chat_server.store import RoomRecord, SqliteStore, StoredEvent, StoreError
+        from chat_server.sqlite_store import SqliteStore
+        from chat_server.store import RoomRecord, StoredEvent, StoreError
         path = sys.argv[1]
         store = SqliteStore(path)
         store.append([StoredEvent("#a", i, i, "x" * 100) for i in range(1, 11)],

@@ -1,11 +1,12 @@
 """Tests for SqliteStore's checkpointer: the thread that copies the log into the file.
 
-What the store promises about it (see store.py's docstring): the log is copied into the
-database file in the background, about once a second, without the store's lock; under a
-load that never pauses the log still starts again rather than grow; a checkpoint that
-fails is logged once and tried again, and appends go on meanwhile; `close` stops the
-thread and leaves everything in the file, with no log beside it. A full disk is simulated
-in a child process with RLIMIT_FSIZE, never in this one.
+What the store promises about it (see the docstrings of sqlite_store.py and
+checkpointer.py): the log is copied into the database file in the background, about once
+a second, without the store's lock; under a load that never pauses the log still starts
+again rather than grow; a checkpoint that fails is logged once and tried again, and
+appends go on meanwhile; `close` stops the thread and leaves everything in the file, with
+no log beside it. A full disk is simulated in a child process with RLIMIT_FSIZE, never in
+this one.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from chat_server import store as store_module
-from chat_server.store import SqliteStore
+from chat_server import checkpointer as checkpointer_module
+from chat_server.sqlite_store import SqliteStore
 from test_store import event, fill, run_child
 
 __all__: list[str] = []
@@ -87,8 +88,8 @@ def test_the_log_starts_again_instead_of_growing_under_a_load_that_never_pauses(
 ) -> None:
     # Small figures, so that a second of appends one after another shows it: written one
     # after another with no pause, the log could never be fully copied in between.
-    monkeypatch.setattr(store_module, "RESTART_FRAMES", 64)
-    monkeypatch.setattr(store_module, "CHECKPOINT_SECONDS", 0.05)
+    monkeypatch.setattr(checkpointer_module, "RESTART_FRAMES", 64)
+    monkeypatch.setattr(checkpointer_module, "CHECKPOINT_SECONDS", 0.05)
     store = SqliteStore(path)
     fill(store, "#a", [1])
     largest, started, next_id = 0, time.monotonic(), 2
@@ -107,7 +108,8 @@ def test_an_unclosed_store_lets_its_process_exit_and_keeps_what_it_committed(
 ) -> None:
     child = run_child("""
         import sys
-        from chat_server.store import RoomRecord, SqliteStore, StoredEvent
+        from chat_server.sqlite_store import SqliteStore
+        from chat_server.store import RoomRecord, StoredEvent
         store = SqliteStore(sys.argv[1])
         store.append([StoredEvent("#a", 1, 1, "kept")], [RoomRecord("#a", "#A", 0)])
         print("leaving without close")
@@ -125,21 +127,23 @@ def test_a_checkpoint_that_fails_is_logged_once_appends_go_on_and_it_recovers(
     # pages into it fails (EFBIG, as on a full disk), while the log still has room.
     child = run_child("""
         import logging, os, resource, signal, sys, time
-        from chat_server import store as S
+        from chat_server import checkpointer
+        from chat_server.sqlite_store import SqliteStore
+        from chat_server.store import RoomRecord, StoredEvent
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s",
                             stream=sys.stdout)
-        S.CHECKPOINT_SECONDS = 0.05
+        checkpointer.CHECKPOINT_SECONDS = 0.05
         path = sys.argv[1]
-        store = S.SqliteStore(path)
-        store.append([S.StoredEvent("#a", i, i, "x" * 100) for i in range(1, 2001)],
-                     [S.RoomRecord("#a", "#A", 0)])
+        store = SqliteStore(path)
+        store.append([StoredEvent("#a", i, i, "x" * 100) for i in range(1, 2001)],
+                     [RoomRecord("#a", "#A", 0)])
         store.close()  # all in the file: a quarter of a megabyte, and no log
-        store = S.SqliteStore(path)
+        store = SqliteStore(path)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(path), hard))
         for i in range(2001, 2011):  # each one a page of its own: the file would grow
-            store.append([S.StoredEvent("#a", i, i, "y" * 1500)])
+            store.append([StoredEvent("#a", i, i, "y" * 1500)])
             time.sleep(0.05)
         time.sleep(0.2)
         print("appended", len(store.latest("#a", 5000)), "failures", store.failures)
@@ -165,6 +169,6 @@ def test_the_checkpointer_gives_way_to_the_loop_on_a_busy_core(path: Path) -> No
     checkpointer = store._checkpointer._thread.native_id
     assert checkpointer is not None
     assert soon(lambda: os.getpriority(os.PRIO_PROCESS, checkpointer)
-                == min(mine + store_module.CHECKPOINTER_NICE, 19))
+                == min(mine + checkpointer_module.CHECKPOINTER_NICE, 19))
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the loop's
     store.close()
