@@ -127,7 +127,6 @@ def _lower_priority() -> None:
             pass  # not allowed here: it runs at the loop's priority, which is only slower
 
 
-
 def _connect(path: Path) -> sqlite3.Connection:
     # check_same_thread=False: the connection is opened here, used by the thread, and closed
     # by the thread that closes the store. isolation_level=None, as the store's own.
