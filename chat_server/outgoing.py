@@ -33,6 +33,13 @@ class Connection(Protocol):
     def data_to_send(self) -> bytes:
         """Bytes the protocol owes the peer by itself (an HTTP answer, a pong), or b""."""
 
+    @property
+    def machine_encoder(self) -> Encoder | None:
+        """The machine encoder (protocol/wire.py) whose bytes this connection puts on the
+        wire exactly as they come, or None when its bytes are anything else: a person's
+        rendering, WebSocket frames, IRC lines. Given one, a joiner's USERS is sent as
+        the roster's pre-encoded pieces (see Roster) instead of `send`'s bytes."""
+
 
 class Member(Protocol):
     """One connection as the chat logic sees it (the server's `Session` is one)."""

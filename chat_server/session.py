@@ -26,7 +26,7 @@ from chat_server.flood import FloodPolicy, TokenBucket
 from chat_server.outbox import Outbox
 from chat_server.outgoing import Connection
 from chat_server.rooms import RosterView
-from protocol import AnyEvent, Event, LineConnection
+from protocol import AnyEvent, Event
 
 if TYPE_CHECKING:
     from chat_server.rooms import Room
@@ -138,12 +138,14 @@ def users_line(view: RosterView, connection: Connection, viewer: str | None) -> 
     """The bytes `connection` is sent for a joiner's USERS (queued as a roster view), in
     pieces to be queued one after the other.
 
-    A line connection in a machine rendering gets the roster's encoded names as they
-    are, mostly shared with the other joiners' (see Roster), without a walk over
-    thousands of names; any other gets the event, rendered its way.
+    A connection that puts a machine encoder's bytes on the wire as they are gets the
+    roster's encoded names as they are, mostly shared with the other joiners' (see
+    Roster), without a walk over thousands of names; any other gets the event, rendered
+    its way.
     """
-    if isinstance(connection, LineConnection) and connection.machine_encoder is not None:
-        return [piece for piece in view.line(connection.machine_encoder) if piece]
+    encoder = connection.machine_encoder
+    if encoder is not None:
+        return [piece for piece in view.line(encoder) if piece]
     return [connection.send(view.users(), viewer)]
 
 

@@ -93,8 +93,9 @@ class LineConnection:
 
     @property
     def machine_encoder(self) -> Encoder | None:
-        """The wire encoder this connection's events are sent in, None while it is a
-        person's (whose lines are rendered for the viewer)."""
+        """The machine encoder whose bytes go on the wire as they are (the socket, or
+        TLS, carries them unchanged), None while it is a person's (whose lines are
+        rendered for the viewer)."""
         return None if self.rendering is Rendering.PEOPLE else self.shared_encoder
 
     def data_to_send(self) -> bytes:

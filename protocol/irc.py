@@ -1,6 +1,6 @@
 """The server's side of one IRC client connection, without any I/O: a sibling of
 `LineConnection` with the same interface (`receive_data`, `next_command`, `send`,
-`shared_encoder`, `set_in_several_rooms`, `said_hello`, `version`).
+`shared_encoder`, `machine_encoder`, `set_in_several_rooms`, `said_hello`, `version`).
 
 IRC lines come in and our `Command` values go out (JOIN -> `JoinRoom`, PRIVMSG #room ->
 `InRoom(room, Say(text))`, ...); our events go in and IRC lines come out (see
@@ -137,6 +137,11 @@ class IrcConnection:
         if viewer is not None:
             self._nick = self._drop_own.nick = viewer
         return data
+
+    @property
+    def machine_encoder(self) -> None:
+        """None: events become IRC lines, never a machine encoder's bytes."""
+        return None
 
     def set_in_several_rooms(self, several: bool) -> None:
         """IRC lines always name their channel: nothing changes."""

@@ -100,6 +100,12 @@ class WebConnection:
         return framed(self._lines.shared_encoder) if self._socket is not None else _silent
 
     @property
+    def machine_encoder(self) -> None:
+        """None, even for a browser that said /hello: every line goes in a WebSocket
+        frame, so no encoder's bytes go on the wire as they are."""
+        return None
+
+    @property
     def upgraded(self) -> bool:
         """True once the WebSocket is open."""
         return self._socket is not None
