@@ -65,12 +65,12 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import pytest
 
 from chat_testing import LineClient, ServerProcess, close_all, machine_client
+from fuzz_testing import seed_in_failures
 from process_probes import (
     TASKS_PER_CONNECTION, open_descriptors, reset, wait_for_descriptors, wait_for_stats,
 )
@@ -1010,16 +1010,6 @@ def check_server_kept_nothing(server: ServerProcess, outcome: FuzzOutcome) -> No
     stderr = server.stderr_text()
     assert "Traceback" not in stderr
     assert "crashed" not in stderr and "failed" not in stderr
-
-
-@contextmanager
-def seed_in_failures(seed: int) -> Iterator[None]:
-    """Name the seed in any failure, so the run can be replayed."""
-    print(f"fuzz seed {seed} (replay with CHAT_FUZZ_SEED={seed})")
-    try:
-        yield
-    except Exception as error:
-        raise AssertionError(f"[fuzz seed {seed}] {type(error).__name__}: {error}") from error
 
 
 def fuzz(server: ServerProcess, settings: FuzzSettings, *, min_fins_confirmed: int) -> None:

@@ -42,13 +42,13 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from chat_testing import ServerProcess
+from fuzz_testing import seed_in_failures
 from process_probes import TASKS_PER_CONNECTION, PeakMemory, reset, resident_bytes
 from protocol import LineFramer, decode_event, room_key
 from room_views import RoomViews, check_stayers_agree, check_views, sender_and_text
@@ -621,16 +621,6 @@ def check_server_kept_nothing(server: ServerProcess, run: WebFuzzRun) -> None:
 
 # --- the tests -------------------------------------------------------------------------------
 
-@contextmanager
-def seed_in_failures(seed: int) -> Iterator[None]:
-    """Name the seed in any failure, so the run can be replayed."""
-    print(f"web fuzz seed {seed} (replay with CHAT_FUZZ_SEED={seed})")
-    try:
-        yield
-    except Exception as error:
-        raise AssertionError(f"[web fuzz seed {seed}] {type(error).__name__}: {error}") from error
-
-
 def test_plans_are_reproducible_from_the_seed() -> None:
     first = [make_plan(random.Random(FUZZ_SEED), index, 8080) for index in range(8)]
     again = [make_plan(random.Random(FUZZ_SEED), index, 8080) for index in range(8)]
@@ -644,7 +634,7 @@ def test_fuzz_the_web_listener(server_factory) -> None:
     hostiles = max(8, round(60 * FUZZ_SCALE))
     run = WebFuzzRun(server, FUZZ_SEED, hostiles=hostiles, concurrency=12,
                      duration=12.0 * FUZZ_SCALE, say_every=0.05)
-    with seed_in_failures(FUZZ_SEED):
+    with seed_in_failures(FUZZ_SEED, "web fuzz"):
         before, peak = run.run()
         assert len(run.peers) == hostiles
         common = check_transcripts(run.chatters)
