@@ -145,6 +145,21 @@ class RunningClient:
         """What is in the input line."""
         return self.client.input_buffer.text
 
+    async def wait_for_input_history(self, timeout: float = WAIT) -> None:
+        """Wait until Up has the input line's history to walk.
+
+        prompt_toolkit loads that history again after every line sent, in a task of its
+        own started at the next repaint: an Up pressed before the task ran finds nothing
+        to walk and is lost. A person is never that quick; a test is, on a busy machine.
+        """
+        buffer = self.client.input_buffer
+
+        def loaded() -> bool:
+            task = buffer._load_history_task  # prompt_toolkit's: no public way to ask
+            return task is not None and task.done()
+
+        await wait_until(loaded, "the input history loaded", timeout)
+
     async def wait_for_pane(self, text: str, timeout: float = WAIT) -> None:
         """Wait until `text` is visible in the message pane."""
         await wait_until(lambda: text in self.pane, f"{text!r} in the pane:\n{self.pane}",

@@ -95,6 +95,7 @@ def test_up_and_down_walk_the_input_history(server: ServerProcess) -> None:
             await alice.wait_until_joined()
             alice.type("first" + ENTER + "second" + ENTER)
             await alice.wait_for_pane("<alice> second")
+            await alice.wait_for_input_history()
             alice.type(UP)
             await wait_until(lambda: alice.input_text == "second", "second from history")
             alice.type(UP)

@@ -68,6 +68,7 @@ def test_the_teacher_opers_and_moderates_with_tab_in_the_window_shown(
                 await wait_until(lambda: "@teacher | 2:#games" in teacher.status,
                                  "the status bar marks the operator")
                 assert "@teacher" in nicklist(teacher)
+                await teacher.wait_for_input_history()
                 teacher.type(UP)  # the token is not kept in the input history
                 await wait_until(lambda: teacher.input_text == "/join games", "the line before")
                 teacher.type(CTRL_C)
@@ -213,7 +214,12 @@ def test_without_a_password_the_client_asks_and_the_typed_one_is_hidden_and_kept
             alice.type(ENTER)
             await alice.wait_until_joined()
             await alice.wait_for_pane("you joined as alice")
-            alice.type(UP)
+            alice.type("hi" + ENTER)
+            await alice.wait_for_pane("<alice> hi")
+            await alice.wait_for_input_history()
+            alice.type(UP + UP + "!")  # keys go in order: "!" comes after both Ups
+            await wait_until(lambda: alice.input_text.endswith("!"), "both Ups taken")
+            assert alice.input_text == "hi!"  # the second Up found nothing older
             assert PASSWORD not in alice.input_text
     run(scenario)
 

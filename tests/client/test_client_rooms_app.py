@@ -238,6 +238,7 @@ def test_the_input_history_is_kept_between_runs(server: ServerProcess, tmp_path:
             await alice.wait_for_pane("<alice> remember me")
         async with running_client(server.port, "alice", history_path=history) as again:
             await again.wait_until_joined()
+            await again.wait_for_input_history()
             again.type(UP)
             await wait_until(lambda: again.input_text == "remember me", "last run's line")
     run(scenario)
