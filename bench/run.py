@@ -97,6 +97,7 @@ class Load:
     store: str = "sqlite"  # our server's history: "sqlite" (a file) or "none" (memory)
     history: int = 0  # our server's --history-on-join: 0 unless the load is about replays
     transport: str = "tcp"  # how the clients come in: "tcp", "tls", "ws" or "irc"
+    turns: int = 1  # how many times it runs, the servers taking turns (see TURNS)
 
     def server_options(self, server: str, store_dir: Path,
                        certificate: tuple[Path, Path] | None = None) -> list[str]:
@@ -128,28 +129,29 @@ class Load:
 def plan(scenario: str, quick: bool) -> list[Load]:
     """The loads of one scenario; `quick` shrinks every one of them to a smoke test."""
     seconds = "2" if quick else "10"
+    turns = 1 if quick else TURNS
     if scenario == "a":
-        return [Load("a", moderate_load(seconds), 90)]
+        return [Load("a", moderate_load(seconds), 90, turns=turns)]
     if scenario == "b":
-        return [Load("b", saturating_load(seconds), 90)]
+        return [Load("b", saturating_load(seconds), 90, turns=turns)]
     if scenario == "c":  # everybody joins at once, then one broadcast
         if quick:
             return [Load("c", ("join", "-n", "500", "-T", "60"), 150)]
-        return [Load("c", ("join", "-n", "5000", "-T", "120"), 260),
+        return [Load("c", ("join", "-n", "5000", "-T", "120"), 260, turns=turns),
                 Load("c10k", ("join", "-n", "10000", "-T", "240"), 500)]
     if scenario == "d":  # 20 paced senders, then the same with one client that never reads
         # Messages of about 1.5 KB fill the stalled client's kernel buffers (up to 4 MiB
         # on a default Linux) and then its 1 MiB outbox within the first half of the run.
         rate, seconds = ("100", "4") if quick else ("20", "15")
         alone = ("load", "-n", "20", "-s", "20", "-r", rate, "-t", seconds, "-z", "1500")
-        return [Load("d-alone", alone, 90), Load("d-stalled", (*alone, "-x"), 90)]
+        return [Load("d-alone", alone, 90, turns=turns),
+                Load("d-stalled", (*alone, "-x"), 90, turns=turns)]
     if scenario == "e":
         return [Load("e", rooms_load(seconds, quick), 120, OURS)]
     if scenario == "f":  # the same load with and without the file, taking turns
-        rounds = 1 if quick else STORE_ROUNDS
-        return [Load(f"f-{base}-{store}-{turn}", args(seconds), 90, OURS, store)
+        return [Load(f"f-{base}-{store}", args(seconds), 90, OURS, store, turns=turns)
                 for base, args in (("a", moderate_load), ("b", saturating_load))
-                for turn in range(1, rounds + 1) for store in ("sqlite", "none")]
+                for store in ("sqlite", "none")]
     if scenario in ("h", "i", "j"):
         return other_ways_in(scenario, quick)
     if scenario == "g":  # a join storm into a room with a past, replayed or not
@@ -160,10 +162,14 @@ def plan(scenario: str, quick: bool) -> list[Load]:
 
 
 HISTORY_ON_JOIN = 50  # g: the lines replayed to each joiner (the server's default)
-# f: each store runs each load this many times, the two taking turns; the table gives the
-# medians. One run of each let the p99 of a light load (about 1 ms) swing from 0.6x to
-# 1.3x between runs of the same code.
-STORE_ROUNDS = 3
+# The loads whose figures carry the targets (a, b, c, d, f) run this many times, the
+# servers (or the two stores) taking turns, and the tables give each figure's median. With
+# one run each, the same code's p99 at the light load swung between 0.6 and 1.9 times
+# another server's from one run to the next, and a join storm's ratio by 10%.
+TURNS = 3
+TURNS_NOTE = (f"Loads a, b, c (5,000), d and f ran {TURNS} times each, the servers (in f, the "
+              "two stores) taking turns: their figures are the medians of the turns (each "
+              "turn is in the raw results, as `a#1`, `a#2`, ...). ")
 # Where our server says its other listeners are (with --port 0 the IRC and web listeners
 # take free ports too, and TLS is on with --tls-port 0).
 PORT_LINES = {"tls": rb"TLS listening on \S+:(\d+)", "ws": rb"Browsers: http://\S+:(\d+)/",
@@ -383,6 +389,7 @@ class Run:
 
     server: str
     load: Load
+    turn: int = 1  # which of the load's turns (see TURNS)
     data: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     commands: list[str] = field(default_factory=list)
@@ -393,9 +400,19 @@ class Run:
         """True when the load generator finished and found nothing lost or reordered."""
         return not self.error and bool(self.data.get("ok"))
 
+    @property
+    def name(self) -> str:
+        """The load's name, and which turn this was if it ran more than once: `a#2`."""
+        return turn_name(self.load, self.turn)
+
+
+def turn_name(load: Load, turn: int) -> str:
+    """`a` for a load that runs once, `a#2` for its second turn if it runs more."""
+    return load.name if load.turns == 1 else f"{load.name}#{turn}"
+
 
 def run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_root: Path,
-             certificate: tuple[Path, Path] | None = None) -> Run:
+             certificate: tuple[Path, Path] | None = None, turn: int = 1) -> Run:
     """Start `server`, run `load` against it, stop the server; never raises for a bad run.
 
     Each run has a store of its own in a fresh directory under `store_root`, removed once
@@ -404,14 +421,14 @@ def run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_roo
     """
     store_dir = Path(tempfile.mkdtemp(prefix=f"{server}-{load.name}-", dir=store_root))
     try:
-        return _run_load(server, load, pinning, profile, store_dir, certificate)
+        return _run_load(Run(server, load, turn), pinning, profile, store_dir, certificate)
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
 
 
-def _run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_dir: Path,
+def _run_load(run: Run, pinning: Pinning, profile: bool, store_dir: Path,
               certificate: tuple[Path, Path] | None) -> Run:
-    run = Run(server, load)
+    server, load = run.server, run.load
     try:
         options = load.server_options(server, store_dir, certificate)
         with running_server(server, options, pinning, store_dir,
@@ -421,7 +438,7 @@ def _run_load(server: str, load: Load, pinning: Pinning, profile: bool, store_di
                        "-P", str(process.pid)]
             run.commands = [display(process.command, store_dir, certificate),
                             display(command)]
-            with maybe_profiling(process.pid, pinning, f"{server}-{load.name}",
+            with maybe_profiling(process.pid, pinning, f"{server}-{run.name}",
                                  enabled=profile and server != "c") as profile_lines:
                 completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                                            timeout=load.timeout)
@@ -526,7 +543,7 @@ def _short_frame(frame: str) -> str:
 
 # ------------------------------------------------------------------------------- the table
 
-Results = dict[str, dict[str, Run]]  # server -> load name -> run
+Results = dict[str, dict[str, list[Run]]]  # server -> load name -> its runs, in turn
 
 
 @dataclass(frozen=True)
@@ -562,7 +579,7 @@ class Metric:
 
     needs: str
     label: str
-    read: Callable[[dict[str, Run]], float | None]
+    read: Callable[[dict[str, list[Run]]], float | None]
     unit: str = ""
     target: Target | None = None
     compare: bool = True
@@ -574,7 +591,7 @@ class Metric:
         return self.needs[0]
 
 
-Reader = Callable[[dict[str, Run]], float | None]  # a value from one server's runs
+Reader = Callable[[dict[str, list[Run]]], float | None]  # a value from one server's runs
 
 
 @dataclass(frozen=True)
@@ -603,26 +620,16 @@ class Versus:
 
 
 def field_of(load: str, key: str, scale: float = 1.0) -> Reader:
-    """Read `key` from the load generator's result of `load`, or None if it did not run."""
-    def read(runs: dict[str, Run]) -> float | None:
-        run = runs.get(load)
-        if run is None or not run.ok or run.data.get(key) is None:
-            return None
-        return float(run.data[key]) * scale
-    return read
-
-
-def median_of(load: str, key: str, scale: float = 1.0) -> Reader:
-    """The median of `key` over the runs of `load` taken in turns (`load-1`, `load-2`,
-    ...), or None if none of them ran."""
-    def read(runs: dict[str, Run]) -> float | None:
-        values = [value for name in runs if name.rsplit("-", 1)[0] == load
-                  if (value := field_of(name, key, scale)(runs)) is not None]
+    """Read `key` from the load generator's results of `load`: the median over its turns
+    that completed, or None if none did."""
+    def read(runs: dict[str, list[Run]]) -> float | None:
+        values = [float(run.data[key]) * scale for run in runs.get(load, ())
+                  if run.ok and run.data.get(key) is not None]
         return statistics.median(values) if values else None
     return read
 
 
-def p99_change(runs: dict[str, Run]) -> float | None:
+def p99_change(runs: dict[str, list[Run]]) -> float | None:
     """How much a stalled client raised the others' p99 latency, in percent.
 
     Only an increase counts against the target: a stalled client cannot make the others
@@ -635,12 +642,13 @@ def p99_change(runs: dict[str, Run]) -> float | None:
     return 100.0 * (stalled / alone - 1.0)
 
 
-def cut_off_after(runs: dict[str, Run]) -> float | None:
-    """When the stalled client was cut off as too slow (None: it never was)."""
-    run = runs.get("d-stalled")
-    if run is None or not run.ok or not run.data.get("stalled_cut_off"):
+def cut_off_after(runs: dict[str, list[Run]]) -> float | None:
+    """When the stalled client was cut off as too slow, the median over the turns (None
+    if in any turn it never was)."""
+    stalled = runs.get("d-stalled", [])
+    if not stalled or not all(run.ok and run.data.get("stalled_cut_off") for run in stalled):
         return None
-    return float(run.data["stalled_cut_off_after_s"])
+    return statistics.median(float(run.data["stalled_cut_off_after_s"]) for run in stalled)
 
 
 def metrics(quick: bool) -> list[Metric]:
@@ -715,10 +723,11 @@ def table(results: Results, quick: bool) -> str:
 
     A row with a target on each ratio shows both, and a verdict for each, in that order.
     """
-    empty: dict[str, Run] = {}
+    empty: dict[str, list[Run]] = {}
     ours_runs, asyncio_runs, c_runs = (results.get(name, empty) for name in EVERY)
     ran = {name for runs in results.values() for name in runs}
-    all_ok = all(run.ok for runs in results.values() for run in runs.values())
+    all_ok = all(run.ok for runs in results.values() for turns in runs.values()
+                 for run in turns)
     rows = ["| scenario | metric | ours | asyncio | C server | ours/asyncio | ours/C | target "
             "| verdict |",
             "|---|---|---:|---:|---:|---:|---:|---|---|",
@@ -753,7 +762,6 @@ def versus_rows(quick: bool) -> list[Versus]:
     """The rows of the second table: rooms, the store's cost, the replay on joining."""
     joiners = "500" if quick else "5,000"
     one_room, no_store, no_replay = "a: 50 clients, one room", "--store none", "no replay"
-    turns = "" if quick else f" (median of {STORE_ROUNDS} runs each)"
     rows = [Versus("e", f"{label}, {'200 clients in 10' if quick else '1,000 clients in 50'} "
                         "rooms", field_of("e", key, scale), field_of("a", key, scale),
                    one_room, unit, ratio=False)
@@ -763,9 +771,9 @@ def versus_rows(quick: bool) -> list[Versus]:
                 ("latency p99", "latency_p99_us", 1e-3, "ms"),
                 ("server CPU", "server_cpu_pct", 1.0, "%"),
                 ("load generator CPU", "loadgen_cpu_pct", 1.0, "%"))]
-    rows += [Versus(f"f-{base}-sqlite-1", f"{base}: {label}, SQLite file{turns}",
-                    median_of(f"f-{base}-sqlite", key, scale),
-                    median_of(f"f-{base}-none", key, scale), no_store, unit, target)
+    rows += [Versus(f"f-{base}-sqlite", f"{base}: {label}, SQLite file",
+                    field_of(f"f-{base}-sqlite", key, scale),
+                    field_of(f"f-{base}-none", key, scale), no_store, unit, target)
              for base, label, key, scale, unit, target in (
                  ("a", "latency p99", "latency_p99_us", 1e-3, "ms", Target("<=", 1.2, ratio=True)),
                  ("a", "server CPU", "server_cpu_pct", 1.0, "%", None),
@@ -825,7 +833,7 @@ class WayIn:
         """The same load over plain TCP."""
         return self.needs.rsplit("-", 1)[0] + "-tcp"
 
-    def values(self, runs: dict[str, Run]) -> tuple[float | None, float | None]:
+    def values(self, runs: dict[str, list[Run]]) -> tuple[float | None, float | None]:
         """This way's value and plain TCP's, from one server's runs."""
         return (field_of(self.needs, self.key, self.scale)(runs),
                 field_of(self.baseline, self.key, self.scale)(runs))
@@ -854,7 +862,7 @@ def ways_in_rows(quick: bool) -> list[WayIn]:
 
 def ways_in_table(results: Results, quick: bool) -> str:
     """Each server over TLS, WebSocket or IRC beside itself over plain TCP, in one run."""
-    empty: dict[str, Run] = {}
+    empty: dict[str, list[Run]] = {}
     ours_runs, asyncio_runs = results.get("ours", empty), results.get("asyncio", empty)
     rows = ["| scenario | metric | ours | ours over TCP | ratio | asyncio | asyncio over TCP "
             "| ratio |", "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -880,14 +888,15 @@ def tables(results: Results, quick: bool) -> str:
     return "\n\n".join([table(results, quick), *[each for each in more if each]])
 
 
-def _checked(runs: dict[str, Run]) -> str:
+def _checked(runs: dict[str, list[Run]]) -> str:
     """How many deliveries a server's runs checked, or which runs failed."""
     if not runs:
         return "—"
-    failed = [name for name, run in runs.items() if not run.ok]
+    every = [run for turns in runs.values() for run in turns]
+    failed = [run.name for run in every if not run.ok]
     if failed:
         return "FAILED: " + ", ".join(failed)
-    checked = sum(int(run.data.get("deliveries", 0)) for run in runs.values())
+    checked = sum(int(run.data.get("deliveries", 0)) for run in every)
     return f"ok ({checked:,} checked)"
 
 
@@ -968,24 +977,24 @@ def report(runs: list[Run], args: argparse.Namespace, started: datetime.datetime
               "(the C server runs a-d only); in the second table, "
               "ours / ours in the setting named beside it; in the third, each server over "
               "TLS, WebSocket or IRC / the same server over plain TCP, run just before. "
-              "Latency is from the moment a "
+              f"{'' if args.quick else TURNS_NOTE}Latency is from the moment a "
               "sender writes a message until a receiver reads it.", ""]
     for warning in warnings(runs):
         lines += [f"**Warning:** {warning}", ""]
     failures = [run for run in runs if not run.ok]
     if failures:
         lines += ["## Failed runs", ""]
-        lines += [f"- {run.server} {run.load.name}: {run.error}" for run in failures]
+        lines += [f"- {run.server} {run.name}: {run.error}" for run in failures]
         lines.append("")
     profiled = [run for run in runs if run.profile]
     for run in profiled:
-        lines += [f"## Profile: {run.server}, load {run.load.name} (py-spy)", "", "```",
+        lines += [f"## Profile: {run.server}, load {run.name} (py-spy)", "", "```",
                   *run.profile, "```", ""]
     lines += ["## Commands", "", "```", *[display(command) for command in compile_commands]]
     for run in runs:
-        lines += [f"# {run.server}, load {run.load.name}", *run.commands]
+        lines += [f"# {run.server}, load {run.name}", *run.commands]
     lines += ["```", "", "## Raw results (the load generator's output)", "", "```"]
-    lines += [f"{run.server} {run.load.name}: {json.dumps(run.data) if run.data else run.error}"
+    lines += [f"{run.server} {run.name}: {json.dumps(run.data) if run.data else run.error}"
               for run in runs]
     lines += ["```", ""]
     return "\n".join(lines)
@@ -995,14 +1004,14 @@ def by_server(runs: list[Run]) -> Results:
     """The runs, by server and then by load."""
     results: Results = {}
     for run in runs:
-        results.setdefault(run.server, {})[run.load.name] = run
+        results.setdefault(run.server, {}).setdefault(run.load.name, []).append(run)
     return results
 
 
 def warnings(runs: list[Run]) -> list[str]:
     """Runs whose numbers may say more about the load generator than about the server."""
     return [f"the load generator used {run.data['loadgen_cpu_pct']:.0f}% of its core in "
-            f"{run.server} {run.load.name}; it may have been the bottleneck."
+            f"{run.server} {run.name}; it may have been the bottleneck."
             for run in runs
             if run.ok and float(run.data.get("loadgen_cpu_pct", 0)) > LOADGEN_BUSY]
 
@@ -1070,16 +1079,25 @@ def run_all(args: argparse.Namespace, pinning: Pinning, store_root: Path,
         if no_tls and any(load.transport == "tls" for load in loads):
             print(f"skipping scenario {scenario} (TLS): {no_tls}", flush=True)
             continue
-        for load in loads:
-            for server in [name for name in args.server_names if name in load.servers]:
-                # servers take turns, so drift hits them all
-                print(f"{server:>8} {load.name:<12} ...", end=" ", flush=True)
-                run = run_load(server, load, pinning, args.profile, store_root, certificate)
-                runs.append(run)
-                print("ok" if run.ok else f"FAILED: {run.error}", flush=True)
-                for line in run.profile:
-                    print(f"           {line}")
+        for turn in range(1, max(load.turns for load in loads) + 1):
+            for load in [load for load in loads if turn <= load.turns]:
+                for server in [name for name in args.server_names if name in load.servers]:
+                    # servers (and loads) take turns, so drift hits them all
+                    runs.append(_run_and_say(server, load, turn, args, pinning, store_root,
+                                             certificate))
     return runs
+
+
+def _run_and_say(server: str, load: Load, turn: int, args: argparse.Namespace,
+                 pinning: Pinning, store_root: Path,
+                 certificate: tuple[Path, Path] | None) -> Run:
+    """One run, with a line of progress (and its profile, when sampled)."""
+    print(f"{server:>8} {turn_name(load, turn):<14} ...", end=" ", flush=True)
+    run = run_load(server, load, pinning, args.profile, store_root, certificate, turn)
+    print("ok" if run.ok else f"FAILED: {run.error}", flush=True)
+    for line in run.profile:
+        print(f"           {line}")
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
