@@ -1,9 +1,17 @@
-"""What the fuzz tests (test_fuzz.py, test_fuzz_web.py) share: a failure names its seed."""
+"""What the fuzz tests (test_fuzz.py, test_fuzz_web.py) share: the seed and scale they
+read from the environment, and failures that name the seed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+FUZZ_SEED = int(os.environ.get("CHAT_FUZZ_SEED", "20240611"))
+"""The seed every fuzz run starts from (`CHAT_FUZZ_SEED=123` tries another)."""
+FUZZ_SCALE = float(os.environ.get("CHAT_FUZZ_SCALE", "1"))
+"""Shrinks a run's duration and hostile count for development (`CHAT_FUZZ_SCALE=0.3`);
+the tests as committed run at 1."""
 
 
 @contextmanager

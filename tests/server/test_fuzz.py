@@ -56,7 +56,6 @@ In each room (room_views.py has the checks by id):
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import selectors
@@ -70,7 +69,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from chat_testing import LineClient, ServerProcess, close_all, machine_client
-from fuzz_testing import seed_in_failures
+from fuzz_testing import FUZZ_SCALE, FUZZ_SEED, seed_in_failures
 from process_probes import (
     TASKS_PER_CONNECTION, open_descriptors, reset, wait_for_descriptors, wait_for_stats,
 )
@@ -78,11 +77,6 @@ from protocol import (
     DEFAULT_ROOM, LineFramer, decode_event, event_line, render_for_people, room_key,
 )
 from room_views import RoomViews, check_stayers_agree, check_views, sender_and_text
-
-FUZZ_SEED = int(os.environ.get("CHAT_FUZZ_SEED", "20240611"))
-FUZZ_SCALE = float(os.environ.get("CHAT_FUZZ_SCALE", "1"))
-"""Shrinks a run's duration and hostile count for development (`CHAT_FUZZ_SCALE=0.3`);
-the tests as committed run at 1."""
 
 GOOD_NICKS = ("good0", "good1", "good2", "good3")  # version 1, in the default room
 LISTENER_NICK = "watcher"  # the person, who joins last: transcripts are compared from here

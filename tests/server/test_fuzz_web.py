@@ -32,7 +32,6 @@ clients, all version 2, say numbered lines in #lobby. Afterwards:
 from __future__ import annotations
 
 import base64
-import os
 import random
 import re
 import selectors
@@ -48,14 +47,12 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from chat_testing import ServerProcess
-from fuzz_testing import seed_in_failures
+from fuzz_testing import FUZZ_SCALE, FUZZ_SEED, seed_in_failures
 from process_probes import TASKS_PER_CONNECTION, PeakMemory, reset, resident_bytes
 from protocol import LineFramer, decode_event, room_key
 from room_views import RoomViews, check_stayers_agree, check_views, sender_and_text
 from web_testing import announced_web_port, get
 
-FUZZ_SEED = int(os.environ.get("CHAT_FUZZ_SEED", "20240611"))
-FUZZ_SCALE = float(os.environ.get("CHAT_FUZZ_SCALE", "1"))
 LOBBY = "#lobby"
 WEB_NICKS = ("web0", "web1")
 TCP_NICKS = ("tcp0", "tcp1")
