@@ -35,7 +35,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0  # how often the thread checkpoints (if anything was committed)
-RESTART_FRAMES = 8192  # pages in the log (32 MiB) past which it is made to start again
+# pages in the log past which it is made to start again: 8 MiB of the 1 KiB pages a new
+# store has, 32 MiB in a store made with SQLite's default 4 KiB
+RESTART_FRAMES = 8192
 CATCH_UP_COMMITS = 8  # fewer commits than this during a checkpoint: the loop copies them in
 CHECKPOINT_PASSES = 4  # else the thread checkpoints again, this many times at most
 FORCE_RESTART_FRAMES = 4 * RESTART_FRAMES  # and past this the loop copies in what is left

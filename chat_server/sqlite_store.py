@@ -41,6 +41,14 @@ time) cost ~2.5 µs an event to insert; a chunk costs ~0.5. Reads and retention 
 only the few chunks they touch; a room's row keeps its name and topic, and its last id
 is the larger of the row's and its newest chunk's (see `_ROOM_LAST_ID`).
 
+Small pages (PAGE_SIZE, 1 KiB, for the files this code creates): a commit writes every
+page it changed into the log whole, and at a light load each commit is one line. With
+SQLite's default 4 KiB pages that was ~6 KB of log a line, with 1 KiB ~1.5 KB, and the
+copying and the log's tail latency shrank with it: at the benchmark's light load (f) the
+store's p99 went from 1.25x to 1.18x that of `--store none` (medians of 3 turns each),
+and saturation did not change (0.93x, 0.95x). A file made with other pages keeps them
+(SQLite cannot change the page size of a file in WAL mode); it works the same.
+
 Cost, measured on a 2-core virtual machine (ext4), ~80-byte lines, on the loop: one
 `append` of 1 event takes 0.03 ms (median; ~0.05 in the running server, its caches
 cold), of 100 events 0.08 ms, of 500 events 0.26 ms (a row per event: 0.29 and 1.2 ms).
@@ -72,6 +80,7 @@ from chat_server.store import (
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of the files this code writes; bump and migrate
 
+PAGE_SIZE = 1024  # bytes a page in the files this code creates: see the module docstring
 CHUNK_EVENTS = 128  # at most this many events a row: a read of a few unpacks little
 LOG_SIZE_LIMIT = 64 * 2**20  # a log that grew past this in a burst is cut back when it restarts
 
@@ -496,6 +505,8 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     # Refused before anything changes it, even its journal mode: someone else's file.
     if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
         raise StoreError(f"cannot open store {path}: it is an SQLite file, but not a lanchat store")
+    if version == 0:  # a new file: its page size is set now or never (not once in WAL)
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a pragma takes no parameters
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if mode != "wal":
         raise StoreError(f"cannot open store {path}: it cannot use WAL journal mode ({mode})")

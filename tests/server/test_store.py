@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 
 from chat_server import sqlite_store
 from chat_server.memory_store import MemoryStore
-from chat_server.sqlite_store import CHUNK_EVENTS, RANGE_QUERIES, SCHEMA_VERSION, SqliteStore
+from chat_server.sqlite_store import (
+    CHUNK_EVENTS, PAGE_SIZE, RANGE_QUERIES, SCHEMA_VERSION, SqliteStore,
+)
 from chat_server.store import (
     MAX_ID, Ban, EventStore, RoomRecord, StoredEvent, StoreError, default_store_path,
     open_store,
@@ -370,6 +372,31 @@ def test_the_file_is_created_with_its_directories_in_wal_mode_with_a_version(pat
     assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     other.close()
     store.close()
+
+
+def test_a_new_file_has_small_pages_and_an_older_file_keeps_its_own(
+    path: Path, tmp_path: Path
+) -> None:
+    SqliteStore(path).close()
+    assert page_size(path) == PAGE_SIZE == 1024  # a one-line commit logs ~1.5 KB, not ~6
+    older = tmp_path / "older.sqlite"  # as this code made them before: SQLite's 4 KiB
+    with mock.patch.object(sqlite_store, "PAGE_SIZE", 4096):
+        store = SqliteStore(older)
+        fill(store, "#a", [1, 2])
+        store.close()
+    store = SqliteStore(older)
+    fill(store, "#a", [3])
+    assert ids(store.latest("#a", 10)) == [1, 2, 3]
+    store.close()
+    assert page_size(older) == 4096
+
+
+def page_size(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("sql", RANGE_QUERIES)
