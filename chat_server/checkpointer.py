@@ -53,7 +53,8 @@ class Checkpointer:
     append should copy in the little that was committed while it ran.
     """
 
-    def __init__(self, path: Path, commits: Callable[[], int]) -> None:
+    def __init__(self, path: Path, connect: Callable[[Path], sqlite3.Connection],
+                 commits: Callable[[], int]) -> None:
         self.path = path
         self.due = False
         self._commits = commits  # how many appends the store has committed so far
@@ -61,7 +62,7 @@ class Checkpointer:
         self._checkpointed_at = commits()
         self._failing = False
         self._stop = threading.Event()
-        self._conn = _connect(path)
+        self._conn = connect(path)  # as the store connects: one place says how
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._thread = threading.Thread(target=self._run, name="store checkpointer", daemon=True)
         self._thread.start()
@@ -127,9 +128,3 @@ def _lower_priority() -> None:
             os.setpriority(os.PRIO_PROCESS, thread, min(nice + CHECKPOINTER_NICE, 19))
         except OSError:
             pass  # not allowed here: it runs at the loop's priority, which is only slower
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # check_same_thread=False: the connection is opened here, used by the thread, and closed
-    # by the thread that closes the store. isolation_level=None, as the store's own.
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -182,7 +182,7 @@ class SqliteStore:
         try:
             with _failing_as(f"cannot open store {self.path}"):
                 self._records = self._read_rooms()
-                self._checkpointer = Checkpointer(self.path, lambda: self.commits)
+                self._checkpointer = Checkpointer(self.path, _connect, lambda: self.commits)
         except StoreError:
             self._conn.close()
             raise
@@ -472,7 +472,8 @@ def _unpacked(room: str, first_id: int, oldest_ms: int, ids_blob: bytes, times_b
 
 def _connect(path: Path) -> sqlite3.Connection:
     # check_same_thread=False: the server may hand writes to a worker thread (the store's
-    # lock keeps calls one at a time).
+    # lock keeps calls one at a time), and the checkpointer's connection is opened on the
+    # loop's thread, used by its own and closed by whichever closes the store.
     return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
 
