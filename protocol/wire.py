@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 from operator import attrgetter
+from typing import Any
 
 from protocol.events import (
     EVENT_TYPES, ROOM_EVENTS, V2_EVENT_TYPES, AnyEvent, Event, Info, Notice, Replayed,
@@ -51,59 +52,93 @@ def encode_event_v2(event: AnyEvent) -> bytes:
 
 def event_line(event: AnyEvent) -> str:
     """The version 1 wire form of `event` as text, without the LF."""
-    if isinstance(event, Replayed):
-        event = event.event
-    if isinstance(event, RoomEvent):
-        event = event.event
-        if isinstance(event, Topic):  # version 1 has no topics: tell it as a notice
-            event = Info(f"{event.nick} set the topic: {event.text}")
-        elif isinstance(event, Notice):  # nor operators
-            event = Info(f"{event.nick} {event.text}")
-    if isinstance(event, Users):
-        return " ".join((Users.KIND, *event.nicks))
-    return _plain_line(event)
+    line_of = _V1_LINES.get(type(event)) or _learn(_V1_LINES, type(event), _v1_line_maker)
+    return line_of(event)
 
 
 def event_line_v2(event: AnyEvent) -> str:
     """The version 2 wire form of `event` as text, without the LF."""
-    if isinstance(event, Replayed):
-        event = event.event
-    if isinstance(event, RoomEvent):
-        return _room_line_template(type(event.event))(event, event.event)
-    if isinstance(event, Users) and event.room is not None:
-        return " ".join((Users.KIND, event.room, *event.nicks))
-    return event_line(event)
+    line_of = _V2_LINES.get(type(event)) or _learn(_V2_LINES, type(event), _v2_line_maker)
+    return line_of(event)
 
 
-def _plain_line(event: Event) -> str:
-    if isinstance(event, Stats):
-        return " ".join((Stats.KIND, *(f"{key}={value}" for key, value in event.figures)))
-    return _line_template(type(event))(event)
+# Each class of event has a function that makes its line, chosen the first time one is
+# encoded and then found by the event's type: one dictionary lookup for every line said,
+# where a chain of isinstance() questions took as long as the line itself (a MSG's v1
+# bytes: 0.6 µs with the chain, 0.35 with the lookup).
+
+LineMaker = Callable[[Any], str]  # Any: each one takes only the events of its own class
+_V1_LINES: dict[type, LineMaker] = {}
+_V2_LINES: dict[type, LineMaker] = {}
 
 
-# Each event class's line is a %-template and a getter of its fields, made once per class:
-# filling them in is two calls into C for every line said. (str.format with `{0.nick}`
-# would parse its template on every call: four times slower.)
+def _learn(makers: dict[type, LineMaker], cls: type,
+           choose: Callable[[type], LineMaker]) -> LineMaker:
+    maker = makers[cls] = choose(cls)
+    return maker
+
+
+def _v1_line_maker(cls: type) -> LineMaker:
+    if cls is Replayed:
+        return lambda replayed: event_line(replayed.event)
+    if cls is RoomEvent:  # version 1 sends a room event without its room, id and time
+        return _room_event_v1
+    if cls is Users:
+        return lambda users: " ".join((Users.KIND, *users.nicks))
+    if cls is Stats:
+        return lambda stats: " ".join(
+            (Stats.KIND, *(f"{key}={value}" for key, value in stats.figures)))
+    return _line_template(cls)
+
+
+def _room_event_v1(stamped: RoomEvent) -> str:
+    event = stamped.event
+    told_as = _V1_TOLD_AS_INFO.get(type(event))
+    return event_line(told_as(event) if told_as is not None else event)
+
+
+_V1_TOLD_AS_INFO: dict[type, Callable[[Any], Info]] = {
+    Topic: lambda topic: Info(f"{topic.nick} set the topic: {topic.text}"),  # no topics in v1
+    Notice: lambda notice: Info(f"{notice.nick} {notice.text}"),  # nor operators
+}
+
+
+def _room_event_v2(stamped: RoomEvent) -> str:
+    cls = type(stamped.event)
+    line_of = _V2_ROOM_LINES.get(cls) or _learn(_V2_ROOM_LINES, cls, _room_line_template)
+    return line_of(stamped)
+
+
+_V2_ROOM_LINES: dict[type, LineMaker] = {}  # by the class of the event in the RoomEvent
+
+
+def _v2_line_maker(cls: type) -> LineMaker:
+    if cls is Replayed:
+        return lambda replayed: event_line_v2(replayed.event)
+    if cls is RoomEvent:
+        return _room_event_v2
+    if cls is Users:
+        return lambda users: (event_line(users) if users.room is None
+                              else " ".join((Users.KIND, users.room, *users.nicks)))
+    return _v1_line_maker(cls)
+
+
+# Most events' line is a %-template and a getter of the event's fields: filling them in is
+# two calls into C. (str.format with `{0.nick}` would parse its template on every call:
+# four times slower.)
 
 
 def _line_template(cls: type[Event]) -> Callable[[Event], str]:
     """`"MSG %s %s" % (nick, text)`, for an event of `cls`."""
-    template = _TEMPLATES.get(cls)
-    if template is None:
-        text, values = cls.KIND + " %s" * len(field_names(cls)), _values_of(cls)
-        template = _TEMPLATES[cls] = lambda event: text % values(event)
-    return template
+    text, values = cls.KIND + " %s" * len(field_names(cls)), _values_of(cls)
+    return lambda event: text % values(event)
 
 
-def _room_line_template(cls: type[Event]) -> Callable[[RoomEvent, Event], str]:
-    """`"MSG %s %s %s %s %s" % (room, id, time, nick, text)`, for a `RoomEvent` and the
-    `cls` event in it."""
-    template = _ROOM_TEMPLATES.get(cls)
-    if template is None:
-        text, values = cls.KIND + " %s" * (3 + len(field_names(cls))), _values_of(cls)
-        template = _ROOM_TEMPLATES[cls] = (
-            lambda stamped, event: text % (_STAMP(stamped) + values(event)))
-    return template
+def _room_line_template(cls: type[Event]) -> Callable[[RoomEvent], str]:
+    """`"MSG %s %s %s %s %s" % (room, id, time, nick, text)`, for a `RoomEvent` holding
+    an event of `cls`."""
+    text, values = cls.KIND + " %s" * (3 + len(field_names(cls))), _values_of(cls)
+    return lambda stamped: text % (_STAMP(stamped) + values(stamped.event))
 
 
 def _values_of(cls: type[Event]) -> Callable[[Event], tuple[object, ...]]:
@@ -118,8 +153,6 @@ def _values_of(cls: type[Event]) -> Callable[[Event], tuple[object, ...]]:
 
 
 _STAMP = attrgetter("room", "id", "time")  # what version 2 puts after a room event's kind
-_TEMPLATES: dict[type[Event], Callable[[Event], str]] = {}
-_ROOM_TEMPLATES: dict[type[Event], Callable[[RoomEvent, Event], str]] = {}
 
 
 # Decoding
