@@ -217,7 +217,7 @@ class Directory:
     # Commands about a room
 
     def _say(self, member: Member, command: Say, room: Room | None) -> None:
-        if not self.is_joined(member) and not member.connection.said_hello:
+        if member not in self._joined and not member.connection.said_hello:
             self._join_server(member, command.text.strip())  # talker style: a name first
         elif self._may_speak(member, room):
             self.to_room(room, Message(member.nick, command.text))  # type: ignore[arg-type]
@@ -424,6 +424,10 @@ class Directory:
     # Output
 
     def _may_speak(self, member: Member, room: Room[Member] | None) -> bool:
+        # Asked for every line said: the usual answer first, in one step (whoever is in a
+        # room has joined the server), and each check that can say why not only if needed.
+        if room is not None and member in room and self.moderation.lets_anyone_speak(room):
+            return True
         return self.require_room(member, room) and self.moderation.may_speak(member, room)  # type: ignore[arg-type]
 
     def _users_in(self, room: Room[Member], viewer: Member) -> RosterView:

@@ -87,6 +87,11 @@ class Moderation:
         return (self._not_muted(member) and self._not_read_only(member, room)
                 and self._not_too_soon(member, room))
 
+    def lets_anyone_speak(self, room: Room) -> bool:
+        """True when no rule holds anyone back in `room`: nobody is muted, and the room is
+        neither read-only nor slow (then `may_speak` is True for every member)."""
+        return not self._muted_until and not room.read_only and not room.slow_seconds
+
     def banned_address(self, host: str) -> Ban | None:
         """The ban in force on `host`, if any."""
         if not self._bans:  # asked for every connection: no parsing of its address for nothing
