@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Generic, TypeVar
 
-from protocol import Encoder, Event, RoomEvent, Topic, Users, room_key
+from protocol import ROOM_EVENTS, Encoder, Event, RoomEvent, Topic, Users, room_key
 
 M = TypeVar("M")
 
@@ -27,6 +27,8 @@ class Room(Generic[M]):
                  "rosters", "_members")
 
     def __init__(self, name: str, last_id: int = 0, topic: RoomEvent | None = None) -> None:
+        if name.split() != [name] or last_id < 0:  # checked once here, not at every stamp
+            raise ValueError(f"a room needs a one-word name and an id from 0: {name!r}, {last_id}")
         self.name = name  # as first typed: `#Games`
         self.key = room_key(name)  # as compared: `#games`
         self.topic = topic  # the TOPIC event that set the current topic, if any
@@ -71,8 +73,10 @@ class Room(Generic[M]):
 
     def stamp(self, event: Event, time_ms: int) -> RoomEvent:
         """`event` as this room's next event: the next id, and `time_ms`."""
+        if time_ms < 0 or not isinstance(event, ROOM_EVENTS):
+            raise ValueError(f"cannot stamp {event!r} at {time_ms} in {self.name}")
         self.last_id += 1
-        stamped = RoomEvent(self.name, self.last_id, time_ms, event)
+        stamped = RoomEvent.of_checked(self.name, self.last_id, time_ms, event)
         if isinstance(event, Topic):
             self.topic = stamped
         return stamped

@@ -305,6 +305,28 @@ class RoomEvent:
         if not isinstance(self.event, ROOM_EVENTS):
             raise ValueError(f"{type(self.event).__name__} is not a room event")
 
+    @classmethod
+    def of_checked(cls, room: str, id: int, time: int, event: Event) -> RoomEvent:
+        """The same event as `RoomEvent(room, id, time, event)`, for parts the caller has
+        checked already: a room's own name (one word), its next id, a clock's time (both
+        not negative), one of `ROOM_EVENTS`.
+
+        A server's room stamps every line said: the checks and the frozen fields' setting
+        of `__init__` took 0.74 µs of each, this takes 0.29. It sets the fields through
+        their slots' own setters, which a frozen dataclass leaves alone (it refuses
+        `stamped.room = ...`, and `object.__setattr__` finds each slot again by name).
+        """
+        stamped = object.__new__(cls)
+        _SET_ROOM(stamped, room)
+        _SET_ID(stamped, id)
+        _SET_TIME(stamped, time)
+        _SET_EVENT(stamped, event)
+        return stamped
+
+
+_SET_ROOM, _SET_ID, _SET_TIME, _SET_EVENT = (
+    vars(RoomEvent)[name].__set__ for name in ("room", "id", "time", "event"))
+
 
 @dataclass(frozen=True, slots=True)
 class Replayed:

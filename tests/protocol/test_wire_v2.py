@@ -295,3 +295,12 @@ def test_building_a_v2_event_with_bad_fields_raises(
 ) -> None:
     with pytest.raises(ValueError):
         cls(*values)
+
+
+def test_a_room_event_of_checked_parts_is_the_same_frozen_event() -> None:
+    made = RoomEvent.of_checked("#lobby", 7, T, Message("alice", "hi"))
+    checked = RoomEvent("#lobby", 7, T, Message("alice", "hi"))
+    assert made == checked and hash(made) == hash(checked)
+    assert encode_event_v2(made) == encode_event_v2(checked)
+    with pytest.raises(AttributeError):
+        made.id = 8  # type: ignore[misc]

@@ -1567,6 +1567,20 @@ def test_a_room_stamps_increasing_ids_and_keeps_the_topic_event() -> None:
     assert later == RoomEvent("#games", 44, T0 + 2, Message("a", "bye"))
 
 
+def test_a_room_refuses_what_a_room_event_would_refuse() -> None:
+    # A room stamps with RoomEvent.of_checked, which checks nothing: the room does.
+    with pytest.raises(ValueError):
+        Room("#two words")
+    with pytest.raises(ValueError):
+        Room("#games", last_id=-1)
+    room: Room[str] = Room("#games")
+    with pytest.raises(ValueError):
+        room.stamp(Info("not a room event"), T0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        room.stamp(Message("a", "hi"), -1)
+    assert room.last_id == 0  # nothing refused used up an id
+
+
 def test_ids_go_on_and_the_topic_stays_when_a_room_empties_and_is_used_again(
     chat: Chat,
 ) -> None:
