@@ -12,9 +12,12 @@ five measurements of the time per line said; `--profile` prints cProfile's top f
 instead.
 
 What it leaves out is the point of it: with no sockets there is no kernel and no waiting,
-so two runs of the same code agree to a few percent where run.py's (b) moves by tens, and
-a change of a tenth of a microsecond a line can be seen. It says how much Python a line
-costs, not how fast the server is: run.py measures that, against the asyncio server.
+so what it measures is the Python a line costs, which is what limits the server at
+saturation, without the sends and receives around it. The machine's noise is still there
+(runs of the same code on a shared machine spread by as much as a fifth): to compare two
+versions, run them in turns, several times each, and compare medians. It says how much
+Python a line costs, not how fast the server is: run.py measures that, against the
+asyncio server.
 """
 
 from __future__ import annotations
