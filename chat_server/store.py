@@ -48,7 +48,7 @@ class StoredEvent(NamedTuple):
     room: str  # the room's key (its name after NFKC+casefold); opaque to the store
     id: int  # increasing within the room, never reused
     time_ms: int  # server time, ms since the Unix epoch, UTC
-    line: str  # the event's protocol line without LF; otherwise opaque to the store
+    line: str  # the event's line without LF, opaque to the store (History writes its body)
 
 
 @dataclass(frozen=True, slots=True)

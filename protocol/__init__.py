@@ -37,7 +37,8 @@ from protocol.nicknames import MAX_NICK_LENGTH, is_valid_nick, nick_key, nick_pr
 from protocol.render import HUMAN_LINE_END, encode_for_people, render_for_people
 from protocol.sanitize import sanitize
 from protocol.wire import (
-    MalformedEvent, decode_event, encode_event, encode_event_v2, event_line, event_line_v2,
+    MalformedEvent, decode_event, decode_room_event_body, encode_event, encode_event_v2,
+    event_line, event_line_v2, room_event_body,
 )
 
 DEFAULT_PORT = 7777
@@ -56,8 +57,8 @@ __all__ = [
     "RoomList", "RoomListing", "Say", "SendPrivate", "SetNick", "SetTopic", "ShowHistory",
     "ShowStats", "ShowTopic", "StartMachineMode", "Stats", "Topic", "UnknownCommand",
     "UnknownEvent", "Unreadable", "Users", "Welcome", "Who",
-    "commands_of", "decode_event", "encode_event", "encode_event_v2", "encode_for_people",
+    "commands_of", "decode_event", "decode_room_event_body", "encode_event", "encode_event_v2", "encode_for_people",
     "event_line", "event_line_v2", "is_valid_nick", "is_valid_room", "nick_key",
     "nick_problem", "parse_command", "render_for_people", "room_key", "room_name",
-    "room_problem", "sanitize",
+    "room_event_body", "room_problem", "sanitize",
 ]

@@ -123,6 +123,17 @@ def _v2_line_maker(cls: type) -> LineMaker:
     return _v1_line_maker(cls)
 
 
+def room_event_body(stamped: RoomEvent) -> str:
+    """The line of the event in `stamped` without its room, id and time (`MSG alice hi`),
+    for whoever keeps those three apart (the history store: its rows hold them already)."""
+    cls = type(stamped.event)
+    line_of = _BODY_LINES.get(cls) or _learn(_BODY_LINES, cls, _line_template)
+    return line_of(stamped.event)
+
+
+_BODY_LINES: dict[type, LineMaker] = {}  # by the class of the event in the RoomEvent
+
+
 # Most events' line is a %-template and a getter of the event's fields: filling them in is
 # two calls into C. (str.format with `{0.nick}` would parse its template on every call:
 # four times slower.)
@@ -176,6 +187,21 @@ def decode_event(line: str, version: int = 1) -> Event | RoomEvent | UnknownEven
     if cls is None:
         return UnknownEvent(line)
     return _decode_fields(cls, rest, line)
+
+
+def decode_room_event_body(room: str, event_id: int, time: int, body: str) -> RoomEvent:
+    """The inverse of `room_event_body`: the room event whose body is `body`, with its
+    `room`, id and time given apart. Raises `MalformedEvent` if `body` is not the line of
+    a room event of version 2."""
+    kind, _, rest = body.partition(" ")
+    cls = _V2_TYPES.get(kind)
+    if cls is None or kind not in _ROOM_EVENT_KINDS:
+        raise MalformedEvent(f"not the line of a room event: {body!r}")
+    inner = _decode_fields(cls, rest, body)
+    try:
+        return RoomEvent(room, event_id, time, inner)
+    except ValueError as error:
+        raise MalformedEvent(f"{error}: {body!r}") from None
 
 
 def _decode_room_event(cls: type[Event], rest: str, line: str) -> RoomEvent:

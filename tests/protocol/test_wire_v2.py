@@ -21,7 +21,8 @@ from protocol.events import (
 )
 from protocol.framing import Line, LineFramer
 from protocol.wire import (
-    MalformedEvent, decode_event, encode_event, encode_event_v2, event_line, event_line_v2,
+    MalformedEvent, decode_event, decode_room_event_body, encode_event, encode_event_v2,
+    event_line, event_line_v2, room_event_body,
 )
 
 T = 1_764_500_000_000  # 30 Nov 2025, in milliseconds since the epoch
@@ -304,3 +305,18 @@ def test_a_room_event_of_checked_parts_is_the_same_frozen_event() -> None:
     assert encode_event_v2(made) == encode_event_v2(checked)
     with pytest.raises(AttributeError):
         made.id = 8  # type: ignore[misc]
+
+
+@settings(max_examples=300, deadline=None)
+@given(ROOM_EVENT_VALUES)
+def test_a_room_event_body_is_its_v2_line_without_room_id_and_time(event: RoomEvent) -> None:
+    body = room_event_body(event)
+    kind, stamp = event.event.KIND, f" {event.room} {event.id} {event.time}"
+    assert event_line_v2(event) == kind + stamp + body[len(kind):]
+    assert decode_room_event_body(event.room, event.id, event.time, body) == event
+
+
+@pytest.mark.parametrize("body", ["", "MSG", "HELLO lanbox 2", "WHATEVER x", "JOIN", "NICK a"])
+def test_a_body_that_is_no_room_event_line_is_malformed(body: str) -> None:
+    with pytest.raises(MalformedEvent):
+        decode_room_event_body("#lobby", 1, T, body)

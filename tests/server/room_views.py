@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chat_server.history import History as StoredHistory
+from chat_server.rooms import Room
 from chat_server.sqlite_store import SqliteStore
-from protocol import History, Join, Part, RoomEvent, decode_event, room_key
+from protocol import History, Join, Part, RoomEvent, decode_event, event_line_v2, room_key
 
 # NOTICE: what an operator did that the room sees (a mute, a room mode, new rights); a
 # kick or ban is the PART of the one put out.
@@ -160,15 +162,18 @@ def check_stayers_agree(room: str, views: list[RoomViews],
 
 
 def stored_logs(path: str) -> dict[str, list[tuple[int, str]]]:
-    """Each room's stored events, (id, line) in id order, by room key: read through the
-    store (the file's schema is sqlite_store.py's business) once the server has closed it."""
-    store = SqliteStore(path)
+    """Each room's stored events, (id, v2 line) in id order, by room key: read through the
+    server's History (the file's schema is sqlite_store.py's business, the rows' form
+    history.py's) once the server has closed the file."""
+    history = StoredHistory(SqliteStore(path), path)
     try:
-        last_ids = {key: record.last_id for key, record in store.rooms().items()}
-        logs = {key: [(event.id, event.line) for event in store.latest(key, 10**9)]
-                for key in last_ids}
+        records = history.store.rooms()
+        last_ids = {key: record.last_id for key, record in records.items()}
+        logs = {key: [(event.id, event_line_v2(event))
+                      for event in history.read(Room(record.name), "latest", None, 10**9)]
+                for key, record in records.items()}
     finally:
-        store.close()
+        history.close()
     logs = {room: log for room, log in logs.items() if log}
     for room, log in logs.items():
         ids = [event_id for event_id, _ in log]

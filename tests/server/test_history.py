@@ -5,7 +5,8 @@ from __future__ import annotations
 from chat_server.history import History
 from chat_server.memory_store import MemoryStore
 from chat_server.rooms import Room
-from protocol import Join, Message, RoomEvent, Topic
+from chat_server.store import RoomRecord, StoredEvent
+from protocol import Join, Message, RoomEvent, Topic, event_line_v2
 from protocol import History as HistoryEvent
 from test_audience import FailingStore
 from test_directory import T0, Chat, at, events
@@ -82,3 +83,38 @@ def test_after_a_restart_ids_history_and_topics_carry_on() -> None:
     assert at("#games", 4, Join("bob")) in received
     assert received[-1] == at("#games", 2, Topic("alice", "dice"))
     assert second.directory.default_room.last_id == 2  # alice's JOIN was #lobby 1
+
+
+def test_an_event_is_stored_as_its_body_and_read_back_whole() -> None:
+    store = MemoryStore()
+    history = History(store, "memory")
+    room = Room("#Games")
+    said = room.stamp(Message("alice", "hi there"), T0)
+    _kept(history, room, said)
+    assert [row.line for row in store.latest(room.key, 10)] == ["MSG alice hi there"]
+    assert history.read(room, "latest", None, 10) == [said]
+
+
+def test_whole_v2_lines_of_older_files_are_read_back_too() -> None:
+    store = MemoryStore()
+    history = History(store, "memory")
+    room = Room("#games")
+    old = room.stamp(Topic("alice", "dice at #8"), T0)
+    store.append([StoredEvent(room.key, old.id, old.time, event_line_v2(old))],
+                 [RoomRecord(room.key, room.name, 0)])
+    new = room.stamp(Join("bob"), T0 + 1)
+    _kept(history, room, new)
+    assert history.read(room, "latest", None, 10) == [old, new]
+
+
+def test_a_stored_line_that_reads_as_nothing_is_skipped() -> None:
+    store = MemoryStore()
+    history = History(store, "memory")
+    room = Room("#games")
+    store.append([StoredEvent(room.key, 1, T0, "HELLO not a room event"),
+                  StoredEvent(room.key, 2, T0, "MSG #games 2 oops")],
+                 [RoomRecord(room.key, room.name, 0)])
+    room.last_id = 2  # as the store's record says
+    kept = room.stamp(Join("bob"), T0)
+    _kept(history, room, kept)
+    assert history.read(room, "latest", None, 10) == [kept]
