@@ -63,7 +63,7 @@ class History:
         latest = dict(events)  # each room's last event in the batch (its top id)
         topics = {room: event for room, event in events  # each room's last TOPIC in it
                   if type(event.event) is Topic}
-        # One record per room and batch, not per event: this runs for every line said.
+        # One record per room and batch, not per event.
         touched = {room.key: self._record_after(room, event.id, topics.get(room))
                    for room, event in latest.items()}
         try:

@@ -125,13 +125,9 @@ def _v2_line_maker(cls: type) -> LineMaker:
 
 def room_event_body(stamped: RoomEvent) -> str:
     """The line of the event in `stamped` without its room, id and time (`MSG alice hi`),
-    for whoever keeps those three apart (the history store: its rows hold them already)."""
-    cls = type(stamped.event)
-    line_of = _BODY_LINES.get(cls) or _learn(_BODY_LINES, cls, _line_template)
-    return line_of(stamped.event)
-
-
-_BODY_LINES: dict[type, LineMaker] = {}  # by the class of the event in the RoomEvent
+    for whoever keeps those three apart (the history store: its rows hold them already).
+    It is the event's own line, as `event_line` makes it when the event stands alone."""
+    return event_line(stamped.event)
 
 
 # Most events' line is a %-template and a getter of the event's fields: filling them in is
