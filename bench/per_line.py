@@ -42,7 +42,7 @@ from chat_server.tasks import handle_commands  # noqa: E402
 from protocol import LineConnection  # noqa: E402
 
 CLIENTS = 100  # as in run.py's (b)
-LINES_PER_READ = 4
+LINES_PER_READ = 16  # what a read holds in run.py's (b), counted in its server
 MEASUREMENTS = 5
 
 

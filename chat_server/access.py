@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from chat_server.outgoing import Member
 from protocol import (
-    Command, ErrorCode, GivePassword, Help, Info, PartReason, Ping, Quit, Say,
+    Command, ErrorCode, GivePassword, Help, Info, PartReason, Ping, Quit, Say, SayLines,
     StartMachineMode,
 )
 
@@ -59,6 +59,8 @@ class Access:
             self._check(member, command.text.strip())  # a person's next line
         elif isinstance(command, _ALLOWED_BEFORE):
             return False
+        elif isinstance(command, SayLines):
+            return False  # the directory hands its lines back here one by one
         else:
             self._directory.error(member, ErrorCode.BAD_PASSWORD,
                                   "this server needs its password first: /pass SECRET")

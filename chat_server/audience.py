@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 from chat_server.history import History
-from chat_server.outgoing import HangUp, Member, Outgoing, Replay, ToMember, ToRoom
+from chat_server.outgoing import HangUp, Member, Outgoing, Replay, Said, ToMember, ToRoom
 from chat_server.rooms import Room
 from protocol import Encoder, History as HistoryEvent, PartReason, Replayed, RoomEvent
 
@@ -56,6 +56,12 @@ class _Batch:
         self.events.append(event)
         if self._joined:
             self._joined.clear()  # made before this event: not all the lines any more
+
+    def add_all(self, events: list[RoomEvent]) -> None:
+        """Several more events, as `add` would add them one by one."""
+        self.events.extend(events)
+        if self._joined:
+            self._joined.clear()
 
     def start_of(self, member: Member) -> int:
         """The first event `member` has not been given: after what it heard early, else
@@ -112,7 +118,9 @@ class Audience:
         """
         while outgoing:
             item = outgoing.popleft()
-            if isinstance(item, ToRoom):
+            if isinstance(item, Said):
+                self._add_said(item)
+            elif isinstance(item, ToRoom):
                 self._add_to_batch(item)
             elif isinstance(item, Replay):
                 self._catch_up(item.member)  # what came before the replay reaches it first
@@ -164,6 +172,14 @@ class Audience:
             _name_rooms_as_now(leaver)
         elif len(batch.newcomers) == MAX_JOINS_PER_BATCH:
             self.flush()
+
+    def _add_said(self, item: Said) -> None:
+        room, events = item.room, item.events
+        batch = self._batches.get(room)
+        if batch is None:
+            batch = self._batches[room] = _Batch()
+        batch.add_all(events)
+        self._unstored.extend([(room, event) for event in events])
 
     def _store_unstored(self) -> None:
         if self._unstored:

@@ -26,14 +26,14 @@ from chat_server.access import Access
 from chat_server.history import History
 from chat_server.memory_store import MemoryStore
 from chat_server.moderation import Moderation
-from chat_server.outgoing import HangUp, Member, Outgoing, Replay, ToMember, ToRoom
+from chat_server.outgoing import HangUp, Member, Outgoing, Replay, Said, ToMember, ToRoom
 from chat_server.parking import Parking
 from chat_server.rooms import Room, Roster, RosterView
 from protocol import (
     DEFAULT_ROOM, Action, BadArgs, Bye, Command, Current, Error, ErrorCode, Event,
     GivePassword, Hello, Help, History as HistoryEvent, Info, InRoom, Join, JoinRoom, LeaveRoom, ListRooms, Me, Message,
     NickChange, Part, PartReason, Ping, Pong, PrivateMessage, Quit, RoomList, RoomListing,
-    Say, SendPrivate, SetNick, SetTopic, ShowHistory, ShowStats, ShowTopic,
+    Say, SayLines, SendPrivate, SetNick, SetTopic, ShowHistory, ShowStats, ShowTopic,
     StartMachineMode, Stats, Topic, UnknownCommand, Unreadable, Welcome, Who,
     commands_of, nick_key, nick_problem, room_key, room_name, room_problem,
 )
@@ -75,8 +75,9 @@ class Directory:
         self._joined: set[Member] = set()  # the same members, to ask "joined?" cheaply
         self.default_room = self._room_called(default_room)
         self._handlers: dict[type, Callable[[Member, Command, Room[Member] | None], None]] = {
-            Say: self._say, Me: self._me, SetNick: self._set_nick, SendPrivate: self._private,
-            Who: self._who, Quit: self._quit, Ping: self._ping, Help: self._help,
+            Say: self._say, SayLines: self._say_lines, Me: self._me, SetNick: self._set_nick,
+            SendPrivate: self._private, Who: self._who, Quit: self._quit, Ping: self._ping,
+            Help: self._help,
             ShowStats: self._stats, StartMachineMode: self._hello, JoinRoom: self._join,
             LeaveRoom: self._part, ListRooms: self._list_rooms, ShowTopic: self._show_topic,
             SetTopic: self._set_topic, InRoom: self._in_room, ShowHistory: self._history,
@@ -221,6 +222,16 @@ class Directory:
             self._join_server(member, command.text.strip())  # talker style: a name first
         elif self._may_speak(member, room):
             self.to_room(room, Message(member.nick, command.text))  # type: ignore[arg-type]
+
+    def _say_lines(self, member: Member, command: SayLines, room: Room | None) -> None:
+        # The usual run (someone in their room, free to speak) is looked at once and goes
+        # out as one item; any other is handled line by line, as it would have been.
+        if room is None or member not in room or not self.moderation.lets_anyone_speak(room):
+            for said in command.one_by_one():
+                self.handle(member, said)
+            return
+        said = [Message(member.nick, text) for text in command.texts]  # type: ignore[arg-type]
+        self._queue(Said(room, room.stamp_said(said, self._clock_ms())))
 
     def _me(self, member: Member, command: Me, room: Room | None) -> None:
         if self._may_speak(member, room):

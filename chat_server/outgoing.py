@@ -72,7 +72,7 @@ class Member(Protocol):
         """Drop what is queued, send `last_event` if the socket takes it, and close."""
 
 
-# ToRoom and ToMember are made for every line said and dropped once delivered: plain
+# ToRoom, Said and ToMember are made for the lines said and dropped once delivered: plain
 # slots, not frozen (a frozen dataclass's __init__ costs a call per field, 4x the time).
 @dataclass(slots=True)
 class ToRoom:
@@ -88,6 +88,15 @@ class ToRoom:
     joining: Member | None = None
     leaving: Member | None = None
     leaver_hears: bool = False
+
+
+@dataclass(slots=True)
+class Said:
+    """Lines said in `room` at once (a `SayLines`), in order: nobody joins or leaves with
+    them, so they go to the room's audience as it is, like as many `ToRoom`s."""
+
+    room: Room[Member]
+    events: list[RoomEvent]
 
 
 @dataclass(slots=True)
@@ -120,4 +129,4 @@ class HangUp:
     member: Member
 
 
-Outgoing = ToRoom | ToMember | Replay | HangUp
+Outgoing = ToRoom | Said | ToMember | Replay | HangUp

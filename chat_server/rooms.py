@@ -15,7 +15,9 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Generic, TypeVar
 
-from protocol import ROOM_EVENTS, Encoder, Event, RoomEvent, Topic, Users, room_key
+from protocol import (
+    ROOM_EVENTS, Encoder, Event, Message, RoomEvent, Topic, Users, room_key,
+)
 
 M = TypeVar("M")
 
@@ -80,6 +82,15 @@ class Room(Generic[M]):
         if isinstance(event, Topic):
             self.topic = stamped
         return stamped
+
+    def stamp_said(self, messages: list[Message], time_ms: int) -> list[RoomEvent]:
+        """`messages`, said at `time_ms`, as this room's next events (one id each, in order)."""
+        if time_ms < 0:
+            raise ValueError(f"cannot stamp lines at {time_ms} in {self.name}")
+        first, name, of_checked = self.last_id + 1, self.name, RoomEvent.of_checked
+        self.last_id += len(messages)
+        return [of_checked(name, first + index, time_ms, message)
+                for index, message in enumerate(messages)]
 
     @property
     def topic_text(self) -> str:

@@ -21,7 +21,7 @@ import logging
 import socket
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from chat_server.audience import Audience
@@ -31,7 +31,7 @@ from chat_server.parking import Parking
 from chat_server.scheduler import Task
 from chat_server.session import Session
 from chat_server.traps import TaskGenerator, cancel, park, recv_wait, send_wait, sleep
-from protocol import Command, PartReason
+from protocol import Command, PartReason, SayLines
 
 log = logging.getLogger(__name__)
 
@@ -141,24 +141,35 @@ def handle_commands(
     connection = session.connection
     # One command at a time: held back by flood control, the reader keeps only the
     # bytes that came, not a list of the thousands of lines they may hold.
-    number = 0
-    while (command := connection.next_command()) is not None:
-        _queue_own_bytes(session)
-        number += 1
-        if session.flood is not None:
-            delay = session.flood.delay_for_next_line(clock())
-            if delay:
-                # Flood control: not reading is what slows the sender (TCP does the rest).
-                yield sleep(delay)
-        if number % LINES_PER_TURN == 0:
-            yield from _let_the_replies_go_out(session)
-        if not session.reading:
-            return
-        directory.handle(session, command)
-        if session.pause:  # a wrong password: make guessing slow
-            pause, session.pause = session.pause, 0.0
-            yield sleep(pause)
+    lines = 0  # handed over since this reader last let the others run
+    while (received := connection.next_command()) is not None:
+        for command in _one_by_one_if_needed(received, session):
+            _queue_own_bytes(session)
+            if session.flood is not None:
+                delay = session.flood.delay_for_next_line(clock())
+                if delay:
+                    # Flood control: not reading is what slows the sender (TCP does the rest).
+                    yield sleep(delay)
+            if not session.reading:
+                return
+            directory.handle(session, command)
+            if session.pause:  # a wrong password: make guessing slow
+                pause, session.pause = session.pause, 0.0
+                yield sleep(pause)
+            lines += len(command.texts) if type(command) is SayLines else 1
+            if lines >= LINES_PER_TURN:
+                lines = 0
+                yield from _let_the_replies_go_out(session)
     _queue_own_bytes(session)
+
+
+def _one_by_one_if_needed(command: Command, session: Session) -> Sequence[Command]:
+    """`command`, or the lines of a `SayLines` one by one when each must be looked at
+    by itself: flood control may pause between them, and before its nickname a
+    newcomer's lines are its name and password, each of which may pause or end it."""
+    if type(command) is SayLines and (session.flood is not None or session.nick is None):
+        return command.one_by_one()
+    return (command,)
 
 
 def _queue_own_bytes(session: Session) -> None:

@@ -18,8 +18,8 @@ sockets or clocks, so the server, the client and the tests all drive the same co
 from protocol.commands import (
     COMMANDS, HISTORY_DEFAULT_COUNT, HISTORY_MAX_COUNT, BadArgs, BanTarget, Command,
     GivePassword, Help, InRoom, JoinRoom, Kick, LeaveRoom, ListBans, ListRooms, Me, Mute,
-    Oper, Ping, Quit, Say, SendPrivate, SetNick, SetOperator, SetReadOnly, SetSlow, SetTopic,
-    ShowHistory, ShowStats, ShowTopic, StartMachineMode, Unban, UnknownCommand, Unmute,
+    Oper, Ping, Quit, Say, SayLines, SendPrivate, SetNick, SetOperator, SetReadOnly, SetSlow,
+    SetTopic, ShowHistory, ShowStats, ShowTopic, StartMachineMode, Unban, UnknownCommand, Unmute,
     Unreadable, Who, commands_of, parse_command,
 )
 from protocol.connection import Encoder, LineConnection, Rendering
@@ -54,9 +54,9 @@ __all__ = [
     "Join", "JoinRoom", "LeaveRoom", "Line", "LineConnection", "LineFramer", "LineTooLong",
     "ListRooms", "MalformedEvent", "Me", "Message", "NickChange", "Part", "PartReason",
     "Ping", "Pong", "PrivateMessage", "Quit", "Rendering", "Replayed", "RoomEvent",
-    "RoomList", "RoomListing", "Say", "SendPrivate", "SetNick", "SetTopic", "ShowHistory",
-    "ShowStats", "ShowTopic", "StartMachineMode", "Stats", "Topic", "UnknownCommand",
-    "UnknownEvent", "Unreadable", "Users", "Welcome", "Who",
+    "RoomList", "RoomListing", "Say", "SayLines", "SendPrivate", "SetNick", "SetTopic",
+    "ShowHistory", "ShowStats", "ShowTopic", "StartMachineMode", "Stats", "Topic",
+    "UnknownCommand", "UnknownEvent", "Unreadable", "Users", "Welcome", "Who",
     "commands_of", "decode_event", "decode_room_event_body", "encode_event", "encode_event_v2", "encode_for_people",
     "event_line", "event_line_v2", "is_valid_nick", "is_valid_room", "nick_key",
     "nick_problem", "parse_command", "render_for_people", "room_key", "room_name",

@@ -17,6 +17,19 @@ class Say:
 
 
 @dataclass(frozen=True, slots=True)
+class SayLines:
+    """Say each of `texts` to the room, in order: plain lines that arrived together (a
+    paste, or a program's lines in one read), handed over as one command so that what
+    is the same for every line (who says it, where, may they) is looked at once."""
+
+    texts: tuple[str, ...]
+
+    def one_by_one(self) -> list[Say]:
+        """The same lines as one `Say` each, for whatever must look at them one at a time."""
+        return [Say(text) for text in self.texts]
+
+
+@dataclass(frozen=True, slots=True)
 class SetNick:
     """Choose (and so join) or change nickname."""
 
@@ -231,7 +244,7 @@ class BadArgs:
 
 
 Command = (
-    Say | SetNick | Me | SendPrivate | Who | Quit | Ping | Help | ShowStats
+    Say | SayLines | SetNick | Me | SendPrivate | Who | Quit | Ping | Help | ShowStats
     | StartMachineMode | JoinRoom | LeaveRoom | ListRooms | ShowTopic | SetTopic | InRoom
     | ShowHistory | GivePassword | Oper | SetOperator | Kick | BanTarget | Unban | ListBans
     | Mute | Unmute | SetReadOnly | SetSlow | Unreadable | UnknownCommand | BadArgs

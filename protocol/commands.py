@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from protocol.command_types import (  # re-exported: the commands live there
-    Say, SetNick, Me, SendPrivate, Who, Quit, Ping, Help, ShowStats, StartMachineMode,
-    JoinRoom, LeaveRoom, ListRooms, ShowTopic, SetTopic, InRoom, ShowHistory, GivePassword,
-    Oper, SetOperator, Kick, BanTarget, Unban, ListBans, Mute, Unmute, SetReadOnly, SetSlow,
-    Unreadable, UnknownCommand, BadArgs, Command,
+    Say, SayLines, SetNick, Me, SendPrivate, Who, Quit, Ping, Help, ShowStats,
+    StartMachineMode, JoinRoom, LeaveRoom, ListRooms, ShowTopic, SetTopic, InRoom, ShowHistory,
+    GivePassword, Oper, SetOperator, Kick, BanTarget, Unban, ListBans, Mute, Unmute,
+    SetReadOnly, SetSlow, Unreadable, UnknownCommand, BadArgs, Command,
 )
 
 HISTORY_DEFAULT_COUNT = 50
@@ -218,10 +218,9 @@ def parse_command(line: str, version: int = 2) -> Command:
     """Parse one line typed by a client that speaks protocol `version`.
 
     A command newer than `version` is unknown to it, as it always was."""
-    if not line.startswith("/"):
-        return Say(line)
-    if line.startswith("//"):
-        return Say(line[1:])
+    said = said_text(line)
+    if said is not None:
+        return Say(said)
     name, args = _split_command(line[1:])
     spec = COMMANDS.get(name.lower())
     if spec is None or spec.since > version:
@@ -229,6 +228,15 @@ def parse_command(line: str, version: int = 2) -> Command:
     raw = line[1:].lstrip()[len(name):]  # the arguments exactly as typed
     command = spec.parse(raw if spec.raw else args)
     return command if command is not None else BadArgs(spec.name, spec.usage)
+
+
+def said_text(line: str) -> str | None:
+    """What a plain line says to the room (`//x` says `/x`), or None if it is a command."""
+    if not line.startswith("/"):
+        return line
+    if line.startswith("//"):
+        return line[1:]
+    return None
 
 
 def commands_of(version: int) -> list[CommandSpec]:

@@ -102,6 +102,28 @@ class LineFramer:
         self._unread, self._position = b"", 0
         return None
 
+    def next_line_if(self, accept: Callable[[str], str | None]) -> str | None:
+        """What `accept` makes of the next line's text, if the line is complete and whole
+        and `accept` takes it (returns a string). Otherwise None, and the line stays
+        unread: `next_framed` hands it out (or says what is wrong with it) as ever.
+
+        For reading ahead: a caller that collects a run of lines of one kind stops at the
+        first of another kind without having taken it.
+        """
+        if self._partial or self._discarding:
+            return None  # the next line is not all in `_unread`: `next_framed` joins it
+        unread, start = self._unread, self._position
+        end = unread.find(b"\n", start)
+        if end < 0:
+            return None
+        framed = self._framed(unread[start:end])
+        if type(framed) is not Line:  # an empty, overlong or undecodable line
+            return None
+        taken = accept(framed.text)
+        if taken is not None:
+            self._position = end + 1
+        return taken
+
     def _finish_line(self, piece: bytes) -> Framed | None:
         if self._discarding:  # the LF that ends an overlong line: back to normal
             self._discarding = False
@@ -109,6 +131,11 @@ class LineFramer:
         if self._partial:
             piece = bytes(self._partial) + piece
             self._partial.clear()
+        return self._framed(piece)
+
+    def _framed(self, piece: bytes) -> Framed | None:
+        """A whole line's bytes, without the LF: its text, or what is wrong with it (None
+        for an empty line)."""
         if len(piece) > self.max_line_bytes:
             return LineTooLong(self.max_line_bytes)
         if piece.endswith(b"\r"):

@@ -23,10 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.commands import (
-    BadArgs, Command, InRoom, JoinRoom, LeaveRoom, ListRooms, Me, Say, SendPrivate, SetNick,
-    SetTopic, ShowHistory, ShowTopic, StartMachineMode, UnknownCommand, Unreadable, Who,
+    BadArgs, Command, InRoom, JoinRoom, LeaveRoom, ListRooms, Me, Say, SayLines, SendPrivate,
+    SetNick, SetTopic, ShowHistory, ShowTopic, StartMachineMode, UnknownCommand, Unreadable, Who,
 )
-from protocol.connection import LineConnection, Rendering
+from protocol.connection import LINES_AT_ONCE, LineConnection, Rendering
 from protocol.events import (
     Action, AnyEvent, Bye, Current, Error, ErrorCode, Hello, History, Info, Join, Message,
     NickChange, Part, Pong, PrivateMessage, Replayed, RoomEvent, RoomList, RoomListing,
@@ -53,9 +53,16 @@ def comparable(command: Command) -> Command:
     return Unreadable(command.code, "") if isinstance(command, Unreadable) else command
 
 
+def one_per_line(commands: list[Command]) -> list[Command]:
+    """`commands` with each `SayLines` as the `Say`s of its lines: which lines make one
+    run depends on how the bytes arrived (tested on its own, below), what they say not."""
+    return [said for command in commands
+            for said in (command.one_by_one() if isinstance(command, SayLines) else [command])]
+
+
 def drain(connection: LineConnection) -> list[Command]:
-    """Every command the bytes received so far complete."""
-    return [comparable(command) for command in iter(connection.next_command, None)]
+    """Every command the bytes received so far complete, one per line."""
+    return one_per_line([comparable(command) for command in iter(connection.next_command, None)])
 
 
 def read(chunks: list[bytes], connection: LineConnection | None = None) -> list[Command]:
@@ -155,10 +162,69 @@ def test_nothing_received_is_nothing_to_read() -> None:
 
 def test_commands_come_out_one_at_a_time_and_then_none() -> None:
     connection = LineConnection()
-    connection.receive_data(b"a\nb\n")
-    assert connection.next_command() == Say("a")
+    connection.receive_data(b"/nick a\nb\n/who\n")
+    assert connection.next_command() == SetNick("a")
     assert connection.next_command() == Say("b")
+    assert connection.next_command() == Who()
     assert connection.next_command() is None
+    assert connection.next_command() is None
+
+
+# --- plain lines that arrive together: one SayLines ---------------------------------------
+
+def test_plain_lines_received_together_are_one_command_in_order() -> None:
+    connection = LineConnection()
+    connection.receive_data(b"one\r\ntwo\n//three\n\x1b[31mfour\n")
+    assert connection.next_command() == SayLines(("one", "two", "/three", "four"))
+    assert connection.next_command() is None
+
+
+@pytest.mark.parametrize(("after", "next_command"), [
+    (b"/who\n", Who()),
+    (b"/hello bot 2\n", StartMachineMode("bot", "2")),
+    (b"\x07\n", None),  # blank once sanitised: skipped, as ever
+    (b"x" * (MAX_LINE_BYTES + 1) + b"\n", too_long()),
+    (b"caf\xe9\n", bad_encoding()),
+], ids=["command", "hello", "blank", "too long", "not UTF-8"])
+def test_a_run_stops_before_any_other_line_which_is_read_next_as_ever(
+    after: bytes, next_command: Command | None,
+) -> None:
+    connection = LineConnection()
+    connection.receive_data(b"a\nb\n" + after + b"c\nd\n")
+    commands = [comparable(command) for command in iter(connection.next_command, None)]
+    assert commands == [SayLines(("a", "b")), *([next_command] if next_command else []),
+                        SayLines(("c", "d"))]
+
+
+def test_a_hello_after_a_run_takes_effect_only_when_it_is_read() -> None:
+    # Lines are read ahead only while they are plain: the /hello after the run is
+    # parsed (and switches the version) when its own turn comes, not while the run is
+    # gathered, so "alice" is still read as a person's first line.
+    connection = LineConnection()
+    connection.receive_data(b"alice\nhi\n/hello bot 2\n")
+    assert connection.next_command() == SayLines(("alice", "hi"))
+    assert not connection.said_hello
+    assert connection.next_command() == StartMachineMode("bot", "2")
+    assert connection.said_hello
+
+
+def test_an_unfinished_line_is_not_part_of_a_run_until_it_ends() -> None:
+    connection = LineConnection()
+    connection.receive_data(b"a\nb\nunfini")
+    assert connection.next_command() == SayLines(("a", "b"))
+    assert connection.next_command() is None
+    assert connection.buffered == len(b"unfini")
+    connection.receive_data(b"shed\nc\n")
+    assert connection.next_command() == SayLines(("unfinished", "c"))
+
+
+def test_a_run_holds_at_most_lines_at_once_and_the_rest_follow() -> None:
+    connection = LineConnection()
+    connection.receive_data(b"".join(b"%d\n" % number for number in range(LINES_AT_ONCE + 3)))
+    first, second = connection.next_command(), connection.next_command()
+    assert first == SayLines(tuple(str(number) for number in range(LINES_AT_ONCE)))
+    assert second == SayLines(tuple(str(number) for number in range(LINES_AT_ONCE,
+                                                                    LINES_AT_ONCE + 3)))
     assert connection.next_command() is None
 
 

@@ -33,7 +33,7 @@ from wsproto.utilities import generate_accept_token
 
 from chat_web import PATHS, static_files
 from protocol.commands import (
-    Command, Quit, Say, SetNick, StartMachineMode, Unreadable, Who,
+    Command, Quit, Say, SayLines, SetNick, StartMachineMode, Unreadable, Who,
 )
 from protocol.connection import LineConnection
 from protocol.events import (
@@ -64,7 +64,10 @@ def exchange(connection: WebConnection, chunks: list[bytes]) -> Output:
     for chunk in chunks:
         connection.receive_data(chunk)
         while (command := connection.next_command()) is not None:
-            commands.append(comparable(command))
+            # Plain lines one by one: how they group into a SayLines depends on how
+            # the bytes came (test_connection.py tests that).
+            commands += (command.one_by_one() if isinstance(command, SayLines)
+                         else [comparable(command)])
             out += connection.data_to_send()
         out += connection.data_to_send()
     return commands, bytes(out)

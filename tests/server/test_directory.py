@@ -139,6 +139,12 @@ class Chat:
             while member.reading and (command := member.connection.next_command()) is not None:
                 self.directory.handle(member, command)
 
+    def type_together(self, member: FakeMember, *lines: str) -> None:
+        """`member` sends `lines` in one piece (one read: its plain lines come as runs)."""
+        member.connection.receive_data("".join(f"{line}\n" for line in lines).encode())
+        while member.reading and (command := member.connection.next_command()) is not None:
+            self.directory.handle(member, command)
+
     def send(self, member: FakeMember, *lines: str | bytes) -> None:
         """`member` sends `lines`; the broadcaster then delivers everything queued."""
         self.type(member, *lines)
@@ -902,6 +908,58 @@ def test_a_connection_that_hung_up_is_hung_up_once(chat: Chat) -> None:
 
 
 # Guarantees
+
+
+SPEAKER_LINES = st.sampled_from([
+    "hi", "hi again", "//slash", "", "\x07", "/me waves", "/nick", "/nick spk2", "/who",
+    "/join #games", "/part", "/in #lobby hey", "/topic t", "/msg ear psst", "/quit",
+    "/pass x", "/hello late 2",
+])
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(SPEAKER_LINES, max_size=14),
+       speaker=st.sampled_from(["person, not joined yet", "v1", "v2"]),
+       moderation=st.sampled_from(["none", "muted", "read-only", "slow"]))
+def test_lines_that_arrive_together_do_exactly_what_they_do_one_by_one(
+    lines: list[str], speaker: str, moderation: str,
+) -> None:
+    """Plain lines that come in one read are one `SayLines`: every member must receive
+    exactly the bytes, and the store hold exactly the events, of the lines one by one
+    (whoever says them, joined or not, and whatever the room's moderation)."""
+    def outcome(together: bool) -> list[object]:
+        chat = Chat(history_on_join=3, oper_token="sesame")
+        operator = chat.join("op", hello="2")
+        chat.send(operator, "/oper sesame")
+        ear = chat.join("ear", hello="1")
+        if speaker.startswith("person"):
+            talker = chat.connect(hello=None)
+        else:
+            talker = chat.join("spk", hello=speaker[-1])
+        chat.send(operator, {"none": "/who", "muted": "/mute spk", "read-only": "/readonly on",
+                             "slow": "/slow 5"}[moderation])
+        if together:
+            chat.type_together(talker, *lines)
+        else:
+            chat.type(talker, *lines)
+        chat.pump()
+        stored = chat.history.read(chat.directory.default_room, "latest", None, 100)
+        return [take_bytes(operator), take_bytes(ear), take_bytes(talker), stored]
+
+    assert outcome(together=True) == outcome(together=False)
+
+
+def test_a_run_of_lines_is_said_in_order_with_one_id_each(chat: Chat) -> None:
+    ear = chat.join("ear", hello="2")
+    talker = chat.join("spk", hello="1")
+    drain_all(ear)
+    chat.type_together(talker, "one", "two", "//three")
+    chat.pump()
+    lobby = chat.directory.default_room.name
+    assert events(ear) == [at(lobby, 3 + number, Message("spk", text))
+                           for number, text in enumerate(["one", "two", "/three"])]
+    assert plain(events(talker)) == [Message("spk", "one"), Message("spk", "two"),
+                                     Message("spk", "/three")]
 
 
 def test_every_member_sees_the_same_room_transcript(chat: Chat) -> None:
