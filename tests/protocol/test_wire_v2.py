@@ -308,6 +308,26 @@ def test_a_room_event_of_checked_parts_is_the_same_frozen_event() -> None:
 
 
 @settings(max_examples=300, deadline=None)
+@given(nick=st.sampled_from(["alice", "Ünïcode", "", "two words", "tab\tbed"]),
+       texts=st.lists(st.text(st.sampled_from("ab \n\r/é")), min_size=1, max_size=4))
+def test_messages_said_by_one_nick_are_the_messages_made_one_by_one(
+    nick: str, texts: list[str],
+) -> None:
+    try:
+        one_by_one = [Message(nick, text) for text in texts]
+    except ValueError:  # a nick or a text Message refuses: said_by refuses it too
+        with pytest.raises(ValueError):
+            Message.said_by(nick, texts)
+        return
+    said = Message.said_by(nick, texts)
+    assert said == one_by_one
+    assert [hash(message) for message in said] == [hash(message) for message in one_by_one]
+    for message in said:
+        with pytest.raises(AttributeError):
+            message.text = "changed"  # type: ignore[misc]
+
+
+@settings(max_examples=300, deadline=None)
 @given(ROOM_EVENT_VALUES)
 def test_a_room_event_body_is_its_v2_line_without_room_id_and_time(event: RoomEvent) -> None:
     body = room_event_body(event)
