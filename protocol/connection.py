@@ -123,11 +123,8 @@ class LineConnection:
         run stops before anything else (a command, a blank or broken line, an unfinished
         one), which stays unread, and at LINES_AT_ONCE.
         """
-        texts = [first.text]
-        next_line_if, said = self._framer.next_line_if, _said_text
-        while len(texts) < LINES_AT_ONCE and (text := next_line_if(said)) is not None:
-            texts.append(text)
-        return first if len(texts) == 1 else SayLines(tuple(texts))
+        following = self._framer.next_lines_if(_said_text, LINES_AT_ONCE - 1)
+        return SayLines((first.text, *following)) if following else first
 
     def _read_command(self, text: str) -> Command:
         command = parse_command(text, self.version)

@@ -102,26 +102,27 @@ class LineFramer:
         self._unread, self._position = b"", 0
         return None
 
-    def next_line_if(self, accept: Callable[[str], str | None]) -> str | None:
-        """What `accept` makes of the next line's text, if the line is complete and whole
-        and `accept` takes it (returns a string). Otherwise None, and the line stays
-        unread: `next_framed` hands it out (or says what is wrong with it) as ever.
+    def next_lines_if(self, accept: Callable[[str], str | None], most: int) -> list[str]:
+        """What `accept` makes of the next lines' texts (at most `most` of them), for as
+        long as each line is complete and good and `accept` takes it (returns a string).
+        The first line that is not stays unread: `next_framed` hands it out (or says what
+        is wrong with it) as ever.
 
         For reading ahead: a caller that collects a run of lines of one kind stops at the
         first of another kind without having taken it.
         """
+        taken: list[str] = []
         if self._partial or self._discarding:
-            return None  # the next line is not all in `_unread`: `next_framed` joins it
-        unread, start = self._unread, self._position
-        end = unread.find(b"\n", start)
-        if end < 0:
-            return None
-        framed = self._framed(unread[start:end])
-        if type(framed) is not Line:  # an empty, overlong or undecodable line
-            return None
-        taken = accept(framed.text)
-        if taken is not None:
-            self._position = end + 1
+            return taken  # the next line is not all in `_unread`: `next_framed` joins it
+        unread, start, whole_text = self._unread, self._position, self._whole_text
+        while len(taken) < most and (end := unread.find(b"\n", start)) >= 0:
+            text = whole_text(unread[start:end])
+            said = accept(text) if text is not None else None
+            if said is None:
+                break
+            taken.append(said)
+            start = end + 1
+        self._position = start
         return taken
 
     def _finish_line(self, piece: bytes) -> Framed | None:
@@ -136,16 +137,24 @@ class LineFramer:
     def _framed(self, piece: bytes) -> Framed | None:
         """A whole line's bytes, without the LF: its text, or what is wrong with it (None
         for an empty line)."""
+        text = self._whole_text(piece)
+        if text is not None:
+            return Line(text)
         if len(piece) > self.max_line_bytes:
             return LineTooLong(self.max_line_bytes)
+        return BadEncoding() if piece not in (b"", b"\r") else None
+
+    def _whole_text(self, piece: bytes) -> str | None:
+        """The text of a whole line's bytes, without its CR; None if it is empty, longer
+        than the limit (the CR counts) or not UTF-8."""
+        if len(piece) > self.max_line_bytes:
+            return None
         if piece.endswith(b"\r"):
             piece = piece[:-1]
-        if not piece:
-            return None
         try:
-            return Line(piece.decode("utf-8"))
+            return piece.decode("utf-8") or None
         except UnicodeDecodeError:
-            return BadEncoding()
+            return None
 
     def _hold(self, unfinished: bytes) -> Framed | None:
         if self._discarding:

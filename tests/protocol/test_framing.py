@@ -304,3 +304,65 @@ def test_custom_limit_is_reported_in_the_event() -> None:
     framer = LineFramer(max_line_bytes=4)
     assert framer.feed(b"abcd\n") == [Line("abcd")]
     assert framer.feed(b"abcde") == [LineTooLong(4)]
+
+
+# Reading ahead: next_lines_if
+
+
+def _short(text: str) -> str | None:
+    """Takes lines of at most three characters (upper-cased, to see it was applied)."""
+    return text.upper() if len(text) <= 3 else None
+
+
+def test_next_lines_if_takes_lines_while_accepted_and_leaves_the_first_refused() -> None:
+    framer = LineFramer()
+    framer.receive(b"ab\r\ncd\nlonger\nef\n")
+    assert framer.next_lines_if(_short, 10) == ["AB", "CD"]
+    assert framer.next_framed() == Line("longer")  # left unread, as it was
+    assert framer.next_lines_if(_short, 10) == ["EF"]
+    assert framer.next_framed() is None
+
+
+def test_next_lines_if_takes_at_most_most() -> None:
+    framer = LineFramer()
+    framer.receive(b"a\nb\nc\n")
+    assert framer.next_lines_if(_short, 2) == ["A", "B"]
+    assert framer.next_lines_if(_short, 2) == ["C"]
+
+
+@pytest.mark.parametrize(("data", "framed"), [
+    (b"\n", [Line("ok")]),  # an empty line: skipped by next_framed, as ever
+    (b"\r\n", [Line("ok")]),
+    (b"xy\xe9\n", [BadEncoding(), Line("ok")]),
+    (b"a" * 11 + b"\n", [LineTooLong(10), Line("ok")]),
+], ids=["empty", "CR only", "not UTF-8", "too long"])
+def test_next_lines_if_stops_at_any_line_that_is_not_complete_and_good(
+    data: bytes, framed: list[Framed],
+) -> None:
+    framer = LineFramer(max_line_bytes=10)
+    framer.receive(b"ok\n" + data + b"ok\n")
+    assert framer.next_lines_if(_short, 10) == ["OK"]
+    assert list(iter(framer.next_framed, None)) == framed
+
+
+def test_next_lines_if_leaves_an_unfinished_line_to_be_completed() -> None:
+    framer = LineFramer()
+    framer.receive(b"ab\ncd")
+    assert framer.next_lines_if(_short, 10) == ["AB"]
+    framer.receive(b"e\n")
+    assert framer.next_framed() == Line("cde")
+
+
+def test_next_lines_if_takes_nothing_while_a_line_is_held_or_discarded() -> None:
+    framer = LineFramer(max_line_bytes=10)
+    framer.receive(b"par")
+    assert framer.next_framed() is None  # "par" is held
+    framer.receive(b"t\nab\n")
+    assert framer.next_lines_if(_short, 10) == []  # "part" is not all in what came
+    assert framer.next_framed() == Line("part")
+    assert framer.next_lines_if(_short, 10) == ["AB"]
+    framer.receive(b"x" * 11)
+    assert framer.next_framed() == LineTooLong(10)  # discarding up to the LF
+    framer.receive(b"xx\nab\n")
+    assert framer.next_lines_if(_short, 10) == []
+    assert framer.next_framed() == Line("ab")
