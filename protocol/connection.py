@@ -73,6 +73,8 @@ class LineConnection:
         """The next command the received bytes complete, or None when they are used up.
 
         Lines that are blank once control characters are gone are skipped, like empty ones.
+        Plain lines that arrived together come out as one `SayLines` (one line alone is a
+        `Say`): see `_with_lines_after`.
         """
         while (framed := self._framer.next_framed()) is not None:
             if isinstance(framed, LineTooLong):
