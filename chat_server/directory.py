@@ -485,7 +485,9 @@ class Directory:
         self._queue(ToRoom(room, stamped, joining, leaving, leaver_hears))
 
     def error(self, member: Member, code: str, text: str) -> None:
-        self.reply(member, Error(code, text))
+        # Tied to its cause now: by the time it is delivered, the member's connection may
+        # be reading a later command (IRC numbers an error by the command it answers).
+        self.reply(member, member.connection.with_cause(Error(code, text)))
 
     def reply(self, member: Member, event: object) -> None:
         self._queue(ToMember(member, event))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from chat_server.outbox import Outbox
 from chat_server.rooms import Room
-from protocol import AnyEvent, Encoder, Event, RoomEvent
+from protocol import AnyEvent, Encoder, Error, Event, RoomEvent
 
 
 class Connection(Protocol):
@@ -29,6 +29,11 @@ class Connection(Protocol):
 
     def set_in_several_rooms(self, several: bool) -> None:
         """Tell the rendering whether room lines must name their room."""
+
+    def with_cause(self, error: Error) -> object:
+        """`error` as it is to be delivered, tied to the command being handled now if
+        this connection's rendering of it depends on that (IRC numbers an error by the
+        command that caused it), made while that command is still the one being read."""
 
     def data_to_send(self) -> bytes:
         """Bytes the protocol owes the peer by itself (an HTTP answer, a pong), or b""."""

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from protocol.commands import (
     BadArgs, Command, Say, SayLines, StartMachineMode, Unreadable, parse_command, said_text,
 )
-from protocol.events import AnyEvent, ErrorCode, Hello, Welcome
+from protocol.events import AnyEvent, Error, ErrorCode, Hello, Welcome
 from protocol.framing import MAX_LINE_BYTES, BadEncoding, LineFramer, LineTooLong
 from protocol.render import encode_for_people, encode_for_people_in_rooms
 from protocol.sanitize import sanitize
@@ -115,6 +115,11 @@ class LineConnection:
         self._in_rooms = several
         if self.rendering is Rendering.PEOPLE:
             self.shared_encoder = encode_for_people_in_rooms if several else encode_for_people
+
+    def with_cause(self, error: Error) -> Error:
+        """`error` as it is: a line client's errors read the same whatever caused them
+        (an IRC connection notes the cause: see `IrcConnection.with_cause`)."""
+        return error
 
     def _with_lines_after(self, first: Say) -> Say | SayLines:
         """`first`, and the plain lines right behind it that have arrived, as one command.

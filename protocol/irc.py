@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from protocol.commands import (
     BanTarget, Command, GivePassword, InRoom, JoinRoom, Kick, LeaveRoom, ListRooms, Me,
@@ -59,6 +60,20 @@ class _Join:
     def __init__(self) -> None:
         self.history: list[RoomEvent] = []
         self.names = b""
+
+
+@dataclass(frozen=True, slots=True)
+class CausedError:
+    """An ERROR, and the IRC command (with the channel or nick it named) that caused it.
+
+    IRC numbers an error by its cause: not being in a channel is 404 for a PRIVMSG to it
+    and 442 for a PART of it. The cause is noted when the server makes the error (see
+    `IrcConnection.with_cause`), since by the time the error is sent the connection may
+    have handed out later commands of the same read (a client's PING right behind it).
+    """
+
+    error: Error
+    cause: tuple[str, str]
 
 
 class IrcConnection:
@@ -146,6 +161,10 @@ class IrcConnection:
     def set_in_several_rooms(self, several: bool) -> None:
         """IRC lines always name their channel: nothing changes."""
 
+    def with_cause(self, error: Error) -> CausedError:
+        """`error`, made now for the command last handed out, with that command noted."""
+        return CausedError(error, self._context)
+
     def data_to_send(self) -> bytes:
         """Nothing out of turn: IRC's own replies wait for their PONG, in order (see
         the module's header), so flood control counts the lines that ask for them."""
@@ -191,8 +210,12 @@ class IrcConnection:
         return welcome(self.server, self.server, event.nick, VERSION)
 
     def _on_error(self, event: Error, me: str) -> bytes:
-        command, target = self._context
-        return error_reply(self.server, me, event.code, event.text, command, target)
+        return self._on_caused_error(CausedError(event, self._context), me)
+
+    def _on_caused_error(self, caused: CausedError, me: str) -> bytes:
+        command, target = caused.cause
+        error = caused.error
+        return error_reply(self.server, me, error.code, error.text, command, target)
 
     def _on_bye(self, event: Bye, me: str) -> bytes:
         return format_line("ERROR", f"Closing link: {event.reason}", trailing=True)
@@ -551,7 +574,8 @@ _HANDLERS = {
 
 _RENDERERS = {
     Pong: IrcConnection._on_pong, Welcome: IrcConnection._on_welcome,
-    Error: IrcConnection._on_error, Bye: IrcConnection._on_bye,
+    Error: IrcConnection._on_error, CausedError: IrcConnection._on_caused_error,
+    Bye: IrcConnection._on_bye,
     PrivateMessage: IrcConnection._on_private, History: IrcConnection._on_history,
     Replayed: IrcConnection._on_replayed, Users: IrcConnection._on_users,
     Current: IrcConnection._on_current, RoomList: IrcConnection._on_room_list,

@@ -29,7 +29,7 @@ from wsproto.utilities import generate_accept_token
 
 from protocol.commands import Command, Quit
 from protocol.connection import Encoder, LineConnection
-from protocol.events import AnyEvent, PartReason
+from protocol.events import AnyEvent, Error, PartReason
 from protocol.framing import MAX_LINE_BYTES
 from protocol.websocket import WebSocketLines, framed
 
@@ -113,6 +113,10 @@ class WebConnection:
     def set_in_several_rooms(self, several: bool) -> None:
         """Room events name their room for a person in several (no /hello)."""
         self._lines.set_in_several_rooms(several)
+
+    def with_cause(self, error: Error) -> Error:
+        """`error` as its lines read it (the same whatever caused it)."""
+        return self._lines.with_cause(error)
 
     # Bytes in, commands out
 

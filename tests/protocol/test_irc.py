@@ -146,6 +146,21 @@ def test_welcome_and_errors_are_numerics() -> None:
     assert connection.send(Bye("quit"), "alice") == b"ERROR :Closing link: quit\r\n"
 
 
+def test_an_error_is_numbered_by_its_own_command_even_once_later_ones_are_read() -> None:
+    # The server makes each error while its command is handled, and sends it later:
+    # by then a client's next lines (here a PING, then a PART) may have been read too.
+    connection = _registered()
+    connection.receive_data(b"PRIVMSG #x :hi\r\nPING t\r\nPART #x\r\n")
+    errors = []
+    while (command := connection.next_command()) is not None:
+        if isinstance(command, (InRoom, LeaveRoom)):
+            errors.append(connection.with_cause(
+                Error(ErrorCode.NOT_IN_ROOM, "you are not in #x; /join ROOM first")))
+    sent = [connection.send(error, "alice") for error in errors]
+    assert sent[0].startswith(b":srv 404 alice #x :")  # the PRIVMSG's: cannot send
+    assert sent[1].startswith(b":srv 442 alice #x :")  # the PART's: not on channel
+
+
 def _event(event, event_id: int = 1, room: str = "#a") -> RoomEvent:
     return RoomEvent(room, event_id, 1_700_000_000_042, event)
 

@@ -126,6 +126,11 @@ def test_the_commands_of_an_ordinary_session(server: ServerProcess) -> None:
     irc.read_until(r":carla!\S+ PART #games :bye")
     irc.read_until(r" 403 \S+ lobby ")
     irc.read_until(r" 404 carla #nowhere ")
+    # In one write, so all three are read before the first error goes out: each error
+    # is still numbered by its own command (irctest's PRIVMSG-then-PING found this).
+    irc.send("PRIVMSG #nowhere :y", "PING behind", "PART #nowhere")
+    answers = irc.read_until(r" 442 carla #nowhere ")
+    assert [line.split()[1] for line in answers[-3:]] == ["404", "PONG", "442"]
     irc.send("QUIT :done")
     irc.read_until(r"^ERROR ")
     irc.close()
