@@ -51,17 +51,11 @@ class _Batch:
         self._encoded: dict[Encoder, list[bytes]] = {}  # encoder -> one line per event
         self._joined: dict[Encoder, bytes] = {}  # encoder -> all the lines as one bytes
 
-    def add(self, event: RoomEvent) -> None:
-        """One more event (after some members may have been given the earlier ones)."""
-        self.events.append(event)
-        if self._joined:
-            self._joined.clear()  # made before this event: not all the lines any more
-
-    def add_all(self, events: list[RoomEvent]) -> None:
-        """Several more events, as `add` would add them one by one."""
+    def add(self, *events: RoomEvent) -> None:
+        """More events (after some members may have been given the earlier ones)."""
         self.events.extend(events)
         if self._joined:
-            self._joined.clear()
+            self._joined.clear()  # made before these events: not all the lines any more
 
     def start_of(self, member: Member) -> int:
         """The first event `member` has not been given: after what it heard early, else
@@ -157,9 +151,7 @@ class Audience:
             if not item.leaver_hears:
                 self._stop_listening(leaver, room)
                 _name_rooms_as_now(leaver)
-        batch = self._batches.get(room)
-        if batch is None:
-            batch = self._batches[room] = _Batch()
+        batch = self._batch_of(room)
         joiner = item.joining
         if joiner is not None and not joiner.hanging_up:  # (not if cut off already)
             batch.newcomers[joiner] = len(batch.events)
@@ -175,11 +167,14 @@ class Audience:
 
     def _add_said(self, item: Said) -> None:
         room, events = item.room, item.events
+        self._batch_of(room).add(*events)
+        self._unstored.extend([(room, event) for event in events])
+
+    def _batch_of(self, room: Room) -> _Batch:
         batch = self._batches.get(room)
         if batch is None:
             batch = self._batches[room] = _Batch()
-        batch.add_all(events)
-        self._unstored.extend([(room, event) for event in events])
+        return batch
 
     def _store_unstored(self) -> None:
         if self._unstored:

@@ -226,7 +226,7 @@ class Directory:
     def _say_lines(self, member: Member, command: SayLines, room: Room | None) -> None:
         # The usual run (someone in their room, free to speak) is looked at once and goes
         # out as one item; any other is handled line by line, as it would have been.
-        if room is None or member not in room or not self.moderation.lets_anyone_speak(room):
+        if not self._free_to_speak(member, room):
             for said in command.one_by_one():
                 self.handle(member, said)
             return
@@ -435,11 +435,16 @@ class Directory:
     # Output
 
     def _may_speak(self, member: Member, room: Room[Member] | None) -> bool:
-        # Asked for every line said: the usual answer first, in one step (whoever is in a
-        # room has joined the server), and each check that can say why not only if needed.
-        if room is not None and member in room and self.moderation.lets_anyone_speak(room):
+        # Asked for every line said: the usual answer first, in one step, and each check
+        # that can say why not only if needed.
+        if self._free_to_speak(member, room):
             return True
         return self.require_room(member, room) and self.moderation.may_speak(member, room)  # type: ignore[arg-type]
+
+    def _free_to_speak(self, member: Member, room: Room[Member] | None) -> bool:
+        """The usual case, in one step: `member` is in `room` (so it has joined the
+        server) and no rule there holds anyone back."""
+        return room is not None and member in room and self.moderation.lets_anyone_speak(room)
 
     def _users_in(self, room: Room[Member], viewer: Member) -> RosterView:
         """USERS for `room` as `viewer` sees it (version 2 marks operators with @), as a

@@ -79,7 +79,8 @@ def error_reply(server: str, me: str, code: str, text: str,
     if code == ErrorCode.UNKNOWN_COMMAND:
         target = command
     elif code not in (ErrorCode.NICK_IN_USE, ErrorCode.BAD_NICK):
-        # What the text names is sure; the context may be a later command's.
+        # What the text names is what the error is about: preferred to what the command
+        # named (a command may name more than the error is about).
         target = _target_named(text) or target
     return numeric(server, number, me, *((target or "*",) if with_target else ()), text)
 
